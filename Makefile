@@ -1,0 +1,36 @@
+# SPDX-License-Identifier: GPL-2.0
+# Entry points.  The work is in pipeline/*.sh; see README.md.
+
+P := pipeline
+
+.PHONY: all deps tree build demo check refresh reset-tree clean help
+.NOTPARALLEL:
+
+all: deps build demo			## install, build, run the demo (the main job)
+
+deps:					## install missing Debian packages (root)
+	@$(P)/deps.sh
+
+tree: deps				## assemble linux-source-6.12 + this repo
+	@$(P)/assemble.sh
+
+build: tree				## bzImage, headers, selftests
+	@$(P)/build-kernel.sh
+
+demo: build				## boot the kernel and show the feature
+	@$(P)/demo.sh
+
+check: build				## boot once, run every test, print the summary
+	@$(P)/check.sh
+
+refresh:				## write edits in build/linux back into the repo
+	@$(P)/refresh.sh
+
+reset-tree:				## discard edits in build/linux
+	@GMEM_DISCARD_TREE_EDITS=1 $(P)/assemble.sh
+
+clean:					## remove build/ in this clone (caches stay)
+	rm -rf build
+
+help:
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'

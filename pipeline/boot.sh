@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Boot the built kernel under TCG and run one guest job.
+#   boot.sh <job: script path relative to the repo> [timeout seconds]
+# Exit: 0 job passed, 1 job failed, 2 guest ended without a verdict
+# (panic, crash), 3 timed out, 4 QEMU could not run.  The serial console
+# is in $RESULTS/console.log.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+JOB=${1:?usage: boot.sh <job script> [timeout]}
+TIMEOUT=${2:-1800}
+set_tree_paths
+BZIMAGE=$KOBJ/arch/x86/boot/bzImage
+[ -f "$BZIMAGE" ] || die "no kernel at $BZIMAGE (run 'make build')"
+[ -f "$REPO/$JOB" ] || die "no guest job $JOB"
+
+rm -rf "$RESULTS"
+mkdir -p "$RESULTS"
+cat >"$RESULTS/job.sh" <<JOBSH
+export REPO='$REPO' KST='$KST' OUT=/tmp/results
+exec sh "\$REPO/$JOB"
+JOBSH
+
+# thread=single: multi-threaded TCG crashed our kernel at boot ~1 in 10.
+# -cpu max: AMD SVM with nested paging, so kvm_amd runs real L2 vCPUs.
+# 6G: enough that the guest's direct map uses 1 GiB pages.
+QEMU=(qemu-system-x86_64 -accel tcg,thread=single -cpu max -smp 2 -m 6G
+      -machine q35 -nodefaults -display none -monitor none -no-reboot
+      -serial "file:$RESULTS/console.log"
+      -kernel "$BZIMAGE"
+      -append "console=ttyS0 root=hostroot rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=512000 ro init=$REPO/pipeline/guest/init.sh panic=-1 oops=panic"
+      -fsdev "local,id=hostroot,path=/,security_model=none,readonly=on"
+      -device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot
+      -fsdev "local,id=results,path=$RESULTS,security_model=none"
+      -device virtio-9p-pci,fsdev=results,mount_tag=results
+      -device isa-debug-exit,iobase=0xf4,iosize=0x01)
+
+log "booting $(cat "$KOBJ/include/config/kernel.release") under TCG for $JOB (timeout ${TIMEOUT}s)"
+start=$SECONDS
+timeout -k 10 "$TIMEOUT" "${QEMU[@]}" </dev/null >"$RESULTS/qemu.log" 2>&1 &
+qpid=$!
+while kill -0 $qpid 2>/dev/null; do
+	sleep 2
+	t=$((SECONDS - start))
+	[ $((t % 30)) -lt 2 ] && [ $t -ge 30 ] &&
+		log "guest: ${t}s, now: $(cat "$RESULTS/current" 2>/dev/null || echo booting)"
+done
+rc=0
+wait $qpid || rc=$?
+secs=$((SECONDS - start))
+echo "$secs" >"$RESULTS/boot.seconds"
+
+case $rc in
+1)	log "guest job passed (${secs}s)"; exit 0 ;;
+3)	log "guest job failed (${secs}s)"; exit 1 ;;
+0)	log "guest ended without a verdict after ${secs}s (panic or crash): see $RESULTS/console.log"
+	tail -30 "$RESULTS/console.log" >&2; exit 2 ;;
+124|137) log "guest timed out after ${TIMEOUT}s: see $RESULTS/console.log"
+	tail -30 "$RESULTS/console.log" >&2; exit 3 ;;
+*)	log "QEMU failed (status $rc):"; cat "$RESULTS/qemu.log" >&2; exit 4 ;;
+esac

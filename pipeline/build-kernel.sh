@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Configure and build the assembled tree: bzImage, uapi headers, selftests.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+set_tree_paths
+FRAGMENT=$REPO/pipeline/kernel.config
+KMAKE=(make -C "$KSRC" O="$KOBJ" -j"$JOBS" CC="ccache gcc" HOSTCC="ccache gcc")
+
+# Run a long make with its output in a log; print a progress line every 30 s.
+run_logged()
+{
+	local what=$1 logf=$2 pid t=0 rc=0
+	shift 2
+	"$@" >"$logf" 2>&1 &
+	pid=$!
+	while kill -0 $pid 2>/dev/null; do
+		sleep 5
+		t=$((t + 5))
+		[ $((t % 30)) -eq 0 ] &&
+			log "$what: ${t}s, $(grep -c '^  [A-Z]' "$logf" || true) steps done"
+	done
+	wait $pid || rc=$?
+	if [ $rc -ne 0 ]; then
+		grep -E 'error|Error|\*\*\*' "$logf" | head -40 >&2 || true
+		tail -20 "$logf" >&2
+		die "$what failed (full log: $logf)"
+	fi
+}
+
+# Every fragment line must survive olddefconfig: a dropped option is a
+# missing dependency, and tests would skip for it later.
+check_fragment()
+{
+	local line sym bad=0
+	while read -r line; do
+		case "$line" in
+		CONFIG_*=*)
+			sym=${line%%=*}
+			grep -qxF "$line" "$KOBJ/.config" && continue ;;
+		"# CONFIG_"*" is not set")
+			sym=${line#\# }; sym=${sym%% *}
+			grep -q "^$sym=" "$KOBJ/.config" || continue ;;
+		*)	continue ;;
+		esac
+		printf '  wanted %-40s got: %s\n' "$line" \
+			"$(grep -E "^(# )?$sym[= ]" "$KOBJ/.config" || echo unset)" >&2
+		bad=1
+	done <"$FRAGMENT"
+	[ $bad -eq 0 ] || die "config fragment $FRAGMENT not satisfied (see above)"
+}
+
+configure()
+{
+	local stamp
+	stamp=$(cat "$FRAGMENT" "$KSRC/arch/x86/configs/x86_64_defconfig" | sha256sum | cut -c1-16)
+	if [ -f "$KOBJ/.config" ] && [ "$(cat "$KOBJ/.config.stamp" 2>/dev/null)" = "$stamp" ]; then
+		return 0
+	fi
+	log "configuring: x86_64_defconfig + pipeline/kernel.config"
+	mkdir -p "$KOBJ"
+	"${KMAKE[@]}" -s x86_64_defconfig
+	"$KSRC/scripts/kconfig/merge_config.sh" -m -O "$KOBJ" "$KOBJ/.config" "$FRAGMENT" >/dev/null
+	"${KMAKE[@]}" -s olddefconfig
+	check_fragment
+	echo "$stamp" >"$KOBJ/.config.stamp"
+}
+
+build_kernel()
+{
+	local start=$SECONDS
+	log "building bzImage (kernel $(make -s -C "$KSRC" kernelversion), ccache in $CCACHE_DIR)"
+	run_logged "bzImage" "$KOBJ/build.log" "${KMAKE[@]}" bzImage
+	log "bzImage built in $((SECONDS - start))s: $(cat "$KOBJ/include/config/kernel.release")"
+	run_logged "headers" "$KOBJ/headers.log" "${KMAKE[@]}" headers
+}
+
+build_selftests()
+{
+	local start=$SECONDS dir
+	for dir in kvm; do
+		log "building selftests/$dir"
+		mkdir -p "$KST/$dir"
+		run_logged "selftests/$dir" "$KST/$dir.log" \
+			make -C "$KSRC/tools/testing/selftests/$dir" -j"$JOBS" \
+				OUTPUT="$KST/$dir" CC="ccache gcc" \
+				KHDR_INCLUDES="-isystem $KOBJ/usr/include"
+	done
+	log "selftests built in $((SECONDS - start))s"
+}
+
+take_cache_lock
+mkdir -p "$CCACHE_DIR"
+configure
+build_kernel
+build_selftests

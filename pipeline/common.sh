@@ -1,0 +1,76 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared paths and helpers for the pipeline scripts; sourced, never run.
+#
+# Everything large lives outside the clone, under GMEM_CACHE, so that a fresh
+# clone (CI) reuses the unpacked base, the object tree and ccache:
+#   $GMEM_CACHE/linux-$KVER/pristine   Debian's source as shipped (read-only)
+#   $GMEM_CACHE/linux-$KVER/src        pristine + this repository (edit here)
+#   $GMEM_CACHE/linux-$KVER/obj        kbuild O= tree, selftest outputs
+#   $GMEM_CACHE/ccache                 compiler cache
+# The src path is fixed on purpose: kbuild records absolute source paths in
+# O=, so a moving source tree would rebuild everything.
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+GMEM_CACHE=${GMEM_CACHE:-$HOME/.cache/gmem-pool}
+KSRC_PKG=linux-source-6.12
+KSRC_TARBALL=/usr/src/$KSRC_PKG.tar.xz
+RESULTS=${RESULTS:-$REPO/build/results}
+JOBS=${JOBS:-$(nproc)}
+
+export CCACHE_DIR=$GMEM_CACHE/ccache
+export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
+
+log()  { printf '==> %s\n' "$*" >&2; }
+die()  { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
+
+# Debian package version of the kernel source, e.g. 6.12.117-1~deb12u1.
+ksrc_version()
+{
+	dpkg-query -W -f '${Version}' "$KSRC_PKG" 2>/dev/null ||
+		die "$KSRC_PKG is not installed (run 'make deps')"
+}
+
+# Directory names are derived from the package version so that a new
+# Debian upload gets a tree of its own instead of a half-updated one.
+set_tree_paths()
+{
+	KVER=$(ksrc_version)
+	# '~' and ':' from Debian versions have special meanings to make.
+	TREE=$GMEM_CACHE/linux-$(printf '%s' "$KVER" | tr '~:' '__')
+	PRISTINE=$TREE/pristine
+	KSRC=$TREE/src
+	KOBJ=$TREE/obj
+	KST=$KOBJ/kselftest
+}
+
+# Top-level kernel directories this repository overlays (mm/, virt/, ...).
+overlay_roots()
+{
+	local d
+	for d in "$REPO"/*/; do
+		d=$(basename "$d")
+		[ -d "$PRISTINE/$d" ] && echo "$d"
+	done
+	return 0
+}
+
+# Repository files that go into the kernel tree, relative to the repo root.
+overlay_files()
+{
+	local roots
+	roots=$(overlay_roots)
+	[ -n "$roots" ] || return 0
+	(cd "$REPO" && git ls-files --cached --others --exclude-standard -- $roots) |
+		while read -r f; do [ -e "$REPO/$f" ] && echo "$f"; done | sort
+}
+
+# Serialise pipeline runs that share one cache.
+take_cache_lock()
+{
+	mkdir -p "$GMEM_CACHE"
+	exec 9>"$GMEM_CACHE/lock"
+	if ! flock -n 9; then
+		log "another pipeline run holds $GMEM_CACHE/lock; waiting"
+		flock 9
+	fi
+}

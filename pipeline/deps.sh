@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Install the Debian packages the pipeline needs, only those that are missing.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+BACKPORTS_LIST=/etc/apt/sources.list.d/gmem-pool-bookworm-backports.sources
+PKGS=(linux-source-6.12 build-essential flex bison bc libelf-dev libssl-dev
+      ccache cpio kmod rsync xz-utils patch python3 util-linux)
+QEMU_PKG=qemu-system-x86
+QEMU_MIN_MAJOR=10
+
+installed() { dpkg-query -W -f '${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
+
+qemu_major()
+{
+	local v
+	v=$(dpkg-query -W -f '${Version}' "$QEMU_PKG" 2>/dev/null) || { echo 0; return; }
+	v=${v#*:}
+	echo "${v%%.*}"
+}
+
+have_backports()
+{
+	grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/
+}
+
+missing=()
+for p in "${PKGS[@]}"; do
+	installed "$p" || missing+=("$p")
+done
+want_qemu=0
+[ "$(qemu_major)" -ge "$QEMU_MIN_MAJOR" ] || want_qemu=1
+
+if [ ${#missing[@]} -eq 0 ] && [ $want_qemu -eq 0 ]; then
+	log "all packages present ($(dpkg-query -W -f '${Version}' $QEMU_PKG) QEMU, $KSRC_PKG $(ksrc_version))"
+	exit 0
+fi
+
+[ "$(id -u)" -eq 0 ] ||
+	die "missing packages: ${missing[*]} ${want_qemu:+$QEMU_PKG>=$QEMU_MIN_MAJOR}; run 'make deps' as root"
+
+export DEBIAN_FRONTEND=noninteractive
+if ! have_backports; then
+	log "adding bookworm-backports (QEMU $QEMU_MIN_MAJOR.x and its source)"
+	cat >"$BACKPORTS_LIST" <<SRC
+Types: deb deb-src
+URIs: http://deb.debian.org/debian
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+fi
+log "apt-get update"
+apt-get update -q >/dev/null || die "apt-get update failed"
+if [ ${#missing[@]} -gt 0 ]; then
+	log "installing: ${missing[*]}"
+	apt-get install -y -q --no-install-recommends "${missing[@]}" ||
+		die "apt-get install failed for: ${missing[*]}"
+fi
+if [ $want_qemu -eq 1 ]; then
+	log "installing $QEMU_PKG from bookworm-backports"
+	apt-get install -y -q --no-install-recommends -t bookworm-backports "$QEMU_PKG" ||
+		die "apt-get install -t bookworm-backports $QEMU_PKG failed"
+fi
+[ "$(qemu_major)" -ge "$QEMU_MIN_MAJOR" ] || die "$QEMU_PKG is older than $QEMU_MIN_MAJOR.0"
+log "packages ready"

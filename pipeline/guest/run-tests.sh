@@ -1,0 +1,91 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Inside the guest: run every test of tests.list, one line each into
+# $OUT/results.tsv as <status>\t<name>\t<seconds>\t<reason>.
+# Needs REPO, KST (selftest outputs) and OUT in the environment.
+set -u
+TESTS=${TESTS:-$REPO/pipeline/tests.list}
+DEFAULT_TIMEOUT=600
+RESULTS_TSV=$OUT/results.tsv
+: >"$RESULTS_TSV"
+
+record()	# status name seconds reason
+{
+	printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RESULTS_TSV"
+	printf 'guest-test: %-4s %s (%ss)%s\n' "$1" "$2" "$3" "${4:+: $4}"
+}
+
+# kselftest skips print "# SKIP <reason>" or "SKIP - <reason>".
+skip_reason()
+{
+	grep -m1 -o 'SKIP.*' "$1" | sed 's/^SKIP[ :-]*//'
+}
+
+kunit_result()	# suite -> pass|fail|skip|missing, reason on stdout line 2
+{
+	f=/sys/kernel/debug/kunit/$1/results
+	if [ ! -r "$f" ]; then
+		echo missing; echo "suite $1 is not built into this kernel"; return
+	fi
+	last=$(grep -E "^(not )?ok [0-9]+ $1( |$)" "$f" | tail -n1)
+	case "$last" in
+	"not ok"*)	echo fail; grep -m3 -E '^ +not ok|Expected' "$f" | tr '\n' ' '; echo ;;
+	*"# SKIP"*)	echo skip; echo "${last#*# SKIP}" ;;
+	ok*)		echo pass; echo ;;
+	*)		echo fail; echo "no result line for suite $1" ;;
+	esac
+}
+
+run_one()	# kind name timeout skip_ok
+{
+	kind=$1 name=$2 tmo=$3 skip_ok=$4
+	logf=$OUT/logs/$(echo "$name" | tr '/' '_').log
+	start=$(date +%s)
+	echo "$kind $name" >"$OUT/current"
+	echo "guest-test: start $name"
+	case "$kind" in
+	script)   timeout -k 5 "$tmo" sh "$REPO/$name" >"$logf" 2>&1; rc=$? ;;
+	selftest) (cd "$KST/$(dirname "$name")" &&
+		   timeout -k 5 "$tmo" "./$(basename "$name")") >"$logf" 2>&1; rc=$? ;;
+	kunit)	  res=$(kunit_result "$name")
+		  cp "/sys/kernel/debug/kunit/$name/results" "$logf" 2>/dev/null
+		  case "$(echo "$res" | head -n1)" in
+		  pass) rc=0 ;; skip) rc=4 ;; *) rc=1 ;;
+		  esac ;;
+	*)	  echo "unknown test kind $kind" >"$logf"; rc=2 ;;
+	esac
+	secs=$(( $(date +%s) - start ))
+	sed 's/^/    /' "$logf" | tail -n 15
+
+	case $rc in
+	0)	record pass "$name" "$secs" "" ;;
+	4)	if [ "$kind" = kunit ]; then
+			reason=$(echo "$res" | sed -n 2p)
+		else
+			reason=$(skip_reason "$logf")
+		fi
+		if [ -n "$skip_ok" ] && echo "$reason" | grep -qE "$skip_ok"; then
+			record skip "$name" "$secs" "$reason"
+		else
+			record fail "$name" "$secs" "unexpected skip (our config or environment is missing something): $reason"
+		fi ;;
+	124|137) record fail "$name" "$secs" "timed out after ${tmo}s" ;;
+	*)	if [ "$kind" = kunit ]; then
+			reason=$(echo "$res" | sed -n 2p)
+		else
+			reason="exit status $rc: $(grep -m1 -E 'Assertion|FAIL|not ok|Error|error' "$logf" | cut -c1-200)"
+		fi
+		record fail "$name" "$secs" "$reason" ;;
+	esac
+}
+
+mkdir -p "$OUT/logs"
+grep -vE '^[[:space:]]*(#|$)' "$TESTS" | while read -r kind name rest; do
+	tmo=$DEFAULT_TIMEOUT skip_ok=""
+	case "$rest" in timeout=*) tmo=${rest#timeout=}; tmo=${tmo%% *}; rest=${rest#timeout=$tmo} ;; esac
+	rest=${rest# }
+	case "$rest" in skip-ok=*) skip_ok=${rest#skip-ok=} ;; esac
+	run_one "$kind" "$name" "$tmo" "$skip_ok"
+done
+echo done >"$OUT/current"
+! grep -q '^fail' "$RESULTS_TSV"
