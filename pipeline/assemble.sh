@@ -55,7 +55,7 @@ stage_patch()
 	mkdir -p "$STAGE/$(dirname "$t")"
 	cp "$PRISTINE/$t" "$STAGE/$t"
 	rej=$(mktemp)
-	if ! out=$(patch -p1 -d "$STAGE" -f -N --no-backup-if-mismatch -r "$rej" <"$REPO/$f" 2>&1); then
+	if ! out=$(patch -p1 -d "$STAGE" -F0 -f -N --no-backup-if-mismatch -r "$rej" <"$REPO/$f" 2>&1); then
 		printf '%s\n' "$out" >&2
 		printf -- '--- rejected hunks of %s:\n' "$f" >&2
 		cat "$rej" >&2
@@ -96,20 +96,23 @@ same() { cmp -s "$1" "$2" 2>/dev/null; }
 # Both absent also counts as the same.
 same_or_absent() { { [ ! -e "$1" ] && [ ! -e "$2" ]; } || same "$1" "$2"; }
 
+# $@: files listing paths rsync must leave alone.
 excludes_file()
 {
 	local x
 	x=$(mktemp)
-	{ cat "$MANIFEST"; printf '%s\n' "$TARGETS"; } | sort -u | sed '/^$/d; s|^|/|' >"$x"
+	cat "$@" | sort -u | sed '/^$/d; s|^|/|' >"$x"
 	echo "$x"
 }
 
 # rsync itemizes every path in src that differs from pristine outside the
-# overlay; a leading '*deleting' means src has a file pristine lacks.
+# excluded paths; a leading '*deleting' means src has a file pristine lacks.
+#   $1: --dry-run or "", rest: files listing the paths to exclude
 rsync_changes()
 {
 	local dry=$1 x
-	x=$(excludes_file)
+	shift
+	x=$(excludes_file "$@")
 	rsync -a --delete --itemize-changes $dry --exclude-from="$x" \
 		"$PRISTINE/" "$KSRC/" |
 		awk '/^\*deleting/ { sub(/^\*deleting +/, ""); print; next }
@@ -133,7 +136,8 @@ find_tree_edits()
 	while read -r p; do
 		case "$p" in */) continue ;; esac
 		same_or_absent "$KSRC/$p" "$PRISTINE/$p" || echo "$p"
-	done < <(rsync_changes --dry-run)
+	# Overlay paths, old and new, were checked above.
+	done < <(rsync_changes --dry-run "$MANIFEST" <(printf '%s\n' "$TARGETS"))
 }
 
 check_tree_edits()
@@ -152,7 +156,9 @@ check_tree_edits()
 apply_overlay()
 {
 	local p restored changed=0
-	restored=$(rsync_changes "")
+	# Only the new overlay is left alone: a dropped overlay file goes back
+	# to the base's content here.
+	restored=$(rsync_changes "" <(printf '%s\n' "$TARGETS"))
 	for p in $TARGETS; do
 		same "$STAGE/$p" "$KSRC/$p" && continue
 		mkdir -p "$KSRC/$(dirname "$p")"

@@ -5,6 +5,7 @@
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
+set_tree_paths
 TIMEOUT=${CHECK_TIMEOUT:-2400}
 boot_rc=0
 "$REPO/pipeline/boot.sh" pipeline/guest/run-tests.sh "$TIMEOUT" || boot_rc=$?

@@ -26,7 +26,7 @@ patch_matches()
 	tmp=$(mktemp -d)
 	mkdir -p "$tmp/$(dirname "$f")"
 	cp "$PRISTINE/$f" "$tmp/$f"
-	if patch -s -p1 -d "$tmp" -f --no-backup-if-mismatch -r - <"$REPO/$p" >/dev/null 2>&1 &&
+	if patch -s -p1 -d "$tmp" -F0 -f --no-backup-if-mismatch -r - <"$REPO/$p" >/dev/null 2>&1 &&
 	   cmp -s "$tmp/$f" "$KSRC/$f"; then
 		ok=0
 	fi
