@@ -71,8 +71,7 @@ stage_new_file()
 	[ -e "$PRISTINE/$f" ] &&
 		die "$f exists in $KSRC_PKG: commit $f.patch instead of a copy"
 	[ -e "$REPO/$f.patch" ] && die "$f: both a new file and $f.patch"
-	mkdir -p "$STAGE/$(dirname "$f")"
-	cp "$REPO/$f" "$STAGE/$f"
+	copy_in "$REPO/$f" "$STAGE/$f"
 }
 
 # Paths the tree must hold from the overlay, one per line.
@@ -105,18 +104,18 @@ excludes_file()
 	echo "$x"
 }
 
-# rsync itemizes every path in src that differs from pristine outside the
-# excluded paths; a leading '*deleting' means src has a file pristine lacks.
-#   $1: --dry-run or "", rest: files listing the paths to exclude
-rsync_changes()
+# Paths where src may differ from pristine outside the excluded ones, as
+# "mod <path>" (in pristine) or "del <path>" (only in src).  rsync's quick
+# check (size, mtime) proposes them; callers compare contents.
+#   $@: files listing the paths to exclude
+base_diffs()
 {
-	local dry=$1 x
-	shift
+	local x
 	x=$(excludes_file "$@")
-	rsync -a --delete --itemize-changes $dry --exclude-from="$x" \
+	rsync -a --delete --dry-run --itemize-changes --exclude-from="$x" \
 		"$PRISTINE/" "$KSRC/" |
-		awk '/^\*deleting/ { sub(/^\*deleting +/, ""); print; next }
-		     /^[>c][fL]/ { sub(/^[^ ]+ /, ""); print }'
+		awk '/^\*deleting/ { sub(/^\*deleting +/, ""); print "del " $0; next }
+		     /^[>c][fL]/ { sub(/^[^ ]+ /, ""); print "mod " $0 }'
 	rm -f "$x"
 }
 
@@ -133,11 +132,11 @@ find_tree_edits()
 				same_or_absent "$KSRC/$p" "$PRISTINE/$p" || echo "$p"
 		fi
 	done < <({ cat "$MANIFEST"; printf '%s\n' "$TARGETS"; } | sort -u)
-	while read -r p; do
+	# Overlay paths, old and new, were checked above.
+	while read -r _ p; do
 		case "$p" in */) continue ;; esac
 		same_or_absent "$KSRC/$p" "$PRISTINE/$p" || echo "$p"
-	# Overlay paths, old and new, were checked above.
-	done < <(rsync_changes --dry-run "$MANIFEST" <(printf '%s\n' "$TARGETS"))
+	done < <(base_diffs "$MANIFEST" <(printf '%s\n' "$TARGETS"))
 }
 
 check_tree_edits()
@@ -153,22 +152,34 @@ check_tree_edits()
 	die "the files above were edited in $KSRC but not written back: run 'make refresh' to keep them, or 'make reset-tree' to discard them"
 }
 
+copy_in() { mkdir -p "$(dirname "$2")" && cp --preserve=mode "$1" "$2"; }
+
+# Put everything outside the new overlay back to the base.  A dropped
+# overlay file gets the base's content with a new mtime, newer than the
+# objects built from the overlay; files whose content already matches are
+# not touched, so they are not rebuilt on every run.
+restore_base()
+{
+	local what p
+	while read -r what p; do
+		case "$what" in
+		del) rm -rf "${KSRC:?}/$p" ;;
+		mod) same "$PRISTINE/$p" "$KSRC/$p" && continue
+		     rm -f "$KSRC/$p"
+		     copy_in "$PRISTINE/$p" "$KSRC/$p" ;;
+		esac
+		echo "$p"
+	done < <(base_diffs <(printf '%s\n' "$TARGETS"))
+}
+
 apply_overlay()
 {
-	local p restored changed=0
-	# Only the new overlay is left alone: a dropped overlay file goes back
-	# to the base's content here.
-	restored=$(rsync_changes "" <(printf '%s\n' "$TARGETS"))
+	local p changed
+	changed=$(restore_base | grep -vc '/$' || true)
 	for p in $TARGETS; do
 		same "$STAGE/$p" "$KSRC/$p" && continue
-		mkdir -p "$KSRC/$(dirname "$p")"
-		cp "$STAGE/$p" "$KSRC/$p"
-		changed=$((changed + 1))
-	done
-	# Put-back files carry the base's old mtime: make them newer than
-	# the objects built from the overlay.
-	for p in $restored; do
-		[ -f "$KSRC/$p" ] && touch "$KSRC/$p"
+		rm -f "$KSRC/$p"
+		copy_in "$STAGE/$p" "$KSRC/$p"
 		changed=$((changed + 1))
 	done
 	rsync -a --delete "$STAGE/" "$ASSEMBLED/"

@@ -13,6 +13,19 @@ boot_rc=0
 
 TSV=$RESULTS/results.tsv
 [ -f "$TSV" ] || : >"$TSV"
+
+# Host tests run after the boot, which starts from an empty results dir.
+mkdir -p "$RESULTS/logs"
+grep -E '^host[[:space:]]' "$REPO/pipeline/tests.list" | while read -r _ name _; do
+	logf=$RESULTS/logs/$(echo "$name" | tr '/' '_').log
+	start=$SECONDS
+	if timeout 600 "$REPO/$name" >"$logf" 2>&1; then
+		printf 'pass\t%s\t%s\t\n' "$name" $((SECONDS - start)) >>"$TSV"
+	else
+		printf 'fail\t%s\t%s\t%s\n' "$name" $((SECONDS - start)) \
+			"$(grep -m3 '^not ok' "$logf" | paste -sd';' -)" >>"$TSV"
+	fi
+done
 case $boot_rc in
 2) why="guest crashed or panicked before running it" ;;
 3) why="guest timed out before running it" ;;

@@ -10,10 +10,12 @@
 # The src path is fixed on purpose: kbuild records absolute source paths in
 # O=, so a moving source tree would rebuild everything.
 
-REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# GMEM_REPO, GMEM_KSRC_TARBALL and GMEM_KVER exist for the pipeline's own
+# tests, which run these scripts on a scratch repository and a tiny base.
+REPO=${GMEM_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 GMEM_CACHE=${GMEM_CACHE:-$HOME/.cache/gmem-pool}
 KSRC_PKG=linux-source-6.12
-KSRC_TARBALL=/usr/src/$KSRC_PKG.tar.xz
+KSRC_TARBALL=${GMEM_KSRC_TARBALL:-/usr/src/$KSRC_PKG.tar.xz}
 RESULTS=${RESULTS:-$REPO/build/results}
 JOBS=${JOBS:-$(nproc)}
 
@@ -26,6 +28,7 @@ die()  { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
 # Debian package version of the kernel source, e.g. 6.12.117-1~deb12u1.
 ksrc_version()
 {
+	[ -n "${GMEM_KVER:-}" ] && { echo "$GMEM_KVER"; return; }
 	dpkg-query -W -f '${Version}' "$KSRC_PKG" 2>/dev/null ||
 		die "$KSRC_PKG is not installed (run 'make deps')"
 }
