@@ -51,12 +51,23 @@ wait $qpid || rc=$?
 secs=$((SECONDS - start))
 echo "$secs" >"$RESULTS/boot.seconds"
 
-case $rc in
-1)	log "guest job passed (${secs}s)"; exit 0 ;;
-3)	log "guest job failed (${secs}s)"; exit 1 ;;
-0)	log "guest ended without a verdict after ${secs}s (panic or crash): see $RESULTS/console.log"
-	tail -30 "$RESULTS/console.log" >&2; exit 2 ;;
-124|137) log "guest timed out after ${TIMEOUT}s: see $RESULTS/console.log"
-	tail -30 "$RESULTS/console.log" >&2; exit 3 ;;
-*)	log "QEMU failed (status $rc):"; cat "$RESULTS/qemu.log" >&2; exit 4 ;;
-esac
+# timeout(1) owns 124 (timed out), 137 (killed) and 125-127 (could not
+# run); otherwise an odd status is the job's verdict from isa-debug-exit.
+if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+	log "guest timed out after ${TIMEOUT}s: see $RESULTS/console.log"
+	tail -30 "$RESULTS/console.log" >&2
+	exit 3
+elif [ $rc -ge 125 ] && [ $rc -le 127 ] || { [ $rc -ne 0 ] && [ $((rc % 2)) -eq 0 ]; }; then
+	log "QEMU failed (status $rc):"
+	cat "$RESULTS/qemu.log" >&2
+	exit 4
+elif [ $rc -eq 0 ]; then
+	log "guest ended without a verdict after ${secs}s (panic or crash): see $RESULTS/console.log"
+	tail -30 "$RESULTS/console.log" >&2
+	exit 2
+elif [ $rc -eq 1 ]; then
+	log "guest job passed (${secs}s)"
+	exit 0
+fi
+log "guest job failed with status $((rc >> 1)) (${secs}s): see $RESULTS/job.log"
+exit 1

@@ -8,14 +8,17 @@ export HOME=/tmp
 
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
+mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
 mount -t debugfs debugfs /sys/kernel/debug
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
-mount -t tmpfs -o size=1G tmpfs /tmp
+# /tmp is writable but still shows the host's /tmp (a clone may live
+# there): an overlay with a tmpfs upper layer.
 mount -t tmpfs tmpfs /run
+mkdir -p /run/tmp/upper /run/tmp/work
+mount -t overlay overlay -o lowerdir=/tmp,upperdir=/run/tmp/upper,workdir=/run/tmp/work /tmp
 mkdir -p /tmp/results
 mount -t 9p -o trans=virtio,version=9p2000.L results /tmp/results
 
