@@ -15,7 +15,8 @@ installed() { dpkg-query -W -f '${Status}' "$1" 2>/dev/null | grep -q 'ok instal
 qemu_major()
 {
 	local v
-	v=$(dpkg-query -W -f '${Version}' "$QEMU_PKG" 2>/dev/null) || { echo 0; return; }
+	installed "$QEMU_PKG" || { echo 0; return; }
+	v=$(dpkg-query -W -f '${Version}' "$QEMU_PKG")
 	v=${v#*:}
 	echo "${v%%.*}"
 }
