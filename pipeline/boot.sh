@@ -10,6 +10,9 @@ set -euo pipefail
 
 JOB=${1:?usage: boot.sh <job script> [timeout]}
 TIMEOUT=${2:-1800}
+# A kernel that has not started init by then is not going to: fail fast
+# instead of waiting out TIMEOUT.  A normal boot takes ~5 s here.
+INIT_DEADLINE=${INIT_DEADLINE:-300}
 set_tree_paths
 BZIMAGE=$KOBJ/arch/x86/boot/bzImage
 [ -f "$BZIMAGE" ] || die "no kernel at $BZIMAGE (run 'make build')"
@@ -40,14 +43,24 @@ log "booting $(cat "$KOBJ/include/config/kernel.release") under TCG for $JOB (ti
 start=$SECONDS
 timeout -k 10 "$TIMEOUT" "${QEMU[@]}" </dev/null >"$RESULTS/qemu.log" 2>&1 &
 qpid=$!
+no_init=0
 while kill -0 $qpid 2>/dev/null; do
 	sleep 2
 	t=$((SECONDS - start))
 	[ $((t % 30)) -lt 2 ] && [ $t -ge 30 ] &&
 		log "guest: ${t}s, now: $(cat "$RESULTS/current" 2>/dev/null || echo booting)"
+	if [ $t -ge "$INIT_DEADLINE" ] && ! grep -q '^guest: ' "$RESULTS/console.log"; then
+		no_init=1
+		kill $qpid 2>/dev/null || true
+	fi
 done
 rc=0
 wait $qpid || rc=$?
+if [ $no_init -eq 1 ]; then
+	log "the kernel did not start init within ${INIT_DEADLINE}s: see $RESULTS/console.log"
+	tail -30 "$RESULTS/console.log" >&2
+	exit 2
+fi
 secs=$((SECONDS - start))
 echo "$secs" >"$RESULTS/boot.seconds"
 

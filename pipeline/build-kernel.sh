@@ -76,10 +76,17 @@ build_kernel()
 	run_logged "headers" "$KOBJ/headers.log" "${KMAKE[@]}" headers
 }
 
+# Selftest directories named by tests.list (selftest kvm/... -> kvm).
+selftest_dirs()
+{
+	awk '$1 == "selftest" { sub(/\/.*/, "", $2); print $2 }' \
+		"$REPO/pipeline/tests.list" | sort -u
+}
+
 build_selftests()
 {
 	local start=$SECONDS dir
-	for dir in kvm; do
+	for dir in $(selftest_dirs); do
 		log "building selftests/$dir"
 		mkdir -p "$KST/$dir"
 		run_logged "selftests/$dir" "$KST/$dir.log" \

@@ -18,13 +18,15 @@ TSV=$RESULTS/results.tsv
 mkdir -p "$RESULTS/logs"
 grep -E '^host[[:space:]]' "$REPO/pipeline/tests.list" | while read -r _ name _; do
 	logf=$RESULTS/logs/$(echo "$name" | tr '/' '_').log
-	start=$SECONDS
-	if timeout 600 "$REPO/$name" >"$logf" 2>&1; then
-		printf 'pass\t%s\t%s\t\n' "$name" $((SECONDS - start)) >>"$TSV"
-	else
-		printf 'fail\t%s\t%s\t%s\n' "$name" $((SECONDS - start)) \
-			"$(grep -m3 '^not ok' "$logf" | paste -sd';' -)" >>"$TSV"
-	fi
+	start=$SECONDS rc=0
+	timeout 600 "$REPO/$name" >"$logf" 2>&1 || rc=$?
+	case $rc in
+	0) printf 'pass\t%s\t%s\t\n' "$name" $((SECONDS - start)) ;;
+	4) printf 'skip\t%s\t%s\t%s\n' "$name" $((SECONDS - start)) \
+		"$(grep -m1 '^SKIP' "$logf" | sed 's/^SKIP: *//')" ;;
+	*) printf 'fail\t%s\t%s\t%s\n' "$name" $((SECONDS - start)) \
+		"exit status $rc: $(grep -m3 '^not ok' "$logf" | paste -sd';' -)" ;;
+	esac >>"$TSV"
 done
 case $boot_rc in
 2) why="guest crashed or panicked before running it" ;;
