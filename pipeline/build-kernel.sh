@@ -23,7 +23,7 @@ run_logged()
 	done
 	wait $pid || rc=$?
 	if [ $rc -ne 0 ]; then
-		grep -E 'error|Error|\*\*\*' "$logf" | head -40 >&2 || true
+		grep -E -A3 ': (fatal )?error:|\*\*\* [^[]' "$logf" | head -40 >&2 || true
 		tail -20 "$logf" >&2
 		die "$what failed (full log: $logf)"
 	fi
