@@ -102,8 +102,9 @@ static void dm_expect_counts_restored(struct kunit *test, struct dm_counts *befo
  * A whole, aligned 2M block leaves and re-enters the direct map in place;
  * a 1G page around it is split into 2M pages only, and collapses again.
  */
-static void dm_unmap_block_in_place(struct kunit *test, int level)
+static void dm_unmap_block_in_place(struct kunit *test)
 {
+	int level = *(const int *)test->param_value;
 	struct page *page = dm_alloc_block(test, level);
 	struct dm_counts before, after;
 	bool present;
@@ -144,8 +145,9 @@ static void dm_unmap_block_in_place(struct kunit *test, int level)
 }
 
 /* One 4K page out of a block splits it; once back, the block collapses. */
-static void dm_split_then_collapse(struct kunit *test, int level)
+static void dm_split_then_collapse(struct kunit *test)
 {
+	int level = *(const int *)test->param_value;
 	struct page *page = dm_alloc_block(test, level);
 	struct dm_counts before, split, after;
 	bool present;
@@ -183,8 +185,9 @@ static void dm_split_then_collapse(struct kunit *test, int level)
 }
 
 /* A page whose PTE differs in more than the address prevents collapse. */
-static void dm_mixed_protections_stay_split(struct kunit *test, int level)
+static void dm_mixed_protections_stay_split(struct kunit *test)
 {
+	int level = *(const int *)test->param_value;
 	struct page *page = dm_alloc_block(test, level);
 	unsigned long addr = (unsigned long)page_address(page + 3);
 	struct dm_counts before;
@@ -209,9 +212,9 @@ static void dm_mixed_protections_stay_split(struct kunit *test, int level)
  * avoidance, kfence): collapse leaves them alone.  The block stays split
  * after the test, as it would for those users.
  */
-static void dm_set_memory_4k_is_kept(struct kunit *test, int level)
+static void dm_set_memory_4k_is_kept(struct kunit *test)
 {
-	struct page *page = dm_alloc_block(test, level);
+	struct page *page = dm_alloc_block(test, PG_LEVEL_2M);
 	bool present;
 
 	KUNIT_ASSERT_EQ(test, set_memory_4k((unsigned long)page_address(page + 1), 1), 0);
@@ -222,50 +225,23 @@ static void dm_set_memory_4k_is_kept(struct kunit *test, int level)
 	__free_pages(page, PMD_ORDER);
 }
 
-static void dm_unmap_block_in_place_in_2m(struct kunit *test)
+/* Each case runs on a block inside a 2M page and on one inside a 1G page. */
+static const int dm_levels[] = { PG_LEVEL_2M, PG_LEVEL_1G };
+
+static void dm_level_desc(const int *level, char *desc)
 {
-	dm_unmap_block_in_place(test, PG_LEVEL_2M);
+	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "%s",
+		 *level == PG_LEVEL_1G ? "in_1g" : "in_2m");
 }
 
-static void dm_unmap_block_in_place_in_1g(struct kunit *test)
-{
-	dm_unmap_block_in_place(test, PG_LEVEL_1G);
-}
-
-static void dm_split_then_collapse_in_2m(struct kunit *test)
-{
-	dm_split_then_collapse(test, PG_LEVEL_2M);
-}
-
-static void dm_split_then_collapse_in_1g(struct kunit *test)
-{
-	dm_split_then_collapse(test, PG_LEVEL_1G);
-}
-
-static void dm_mixed_protections_stay_split_in_2m(struct kunit *test)
-{
-	dm_mixed_protections_stay_split(test, PG_LEVEL_2M);
-}
-
-static void dm_mixed_protections_stay_split_in_1g(struct kunit *test)
-{
-	dm_mixed_protections_stay_split(test, PG_LEVEL_1G);
-}
-
-static void dm_set_memory_4k_is_kept_in_2m(struct kunit *test)
-{
-	dm_set_memory_4k_is_kept(test, PG_LEVEL_2M);
-}
+KUNIT_ARRAY_PARAM(dm_levels, dm_levels, dm_level_desc);
 
 static struct kunit_case direct_map_collapse_cases[] = {
-	KUNIT_CASE(dm_unmap_block_in_place_in_2m),
-	KUNIT_CASE(dm_unmap_block_in_place_in_1g),
-	KUNIT_CASE(dm_split_then_collapse_in_2m),
-	KUNIT_CASE(dm_split_then_collapse_in_1g),
-	KUNIT_CASE(dm_mixed_protections_stay_split_in_2m),
-	KUNIT_CASE(dm_mixed_protections_stay_split_in_1g),
-	/* Not in 1G: it leaves its region split, and 1G regions are few. */
-	KUNIT_CASE(dm_set_memory_4k_is_kept_in_2m),
+	KUNIT_CASE_PARAM(dm_unmap_block_in_place, dm_levels_gen_params),
+	KUNIT_CASE_PARAM(dm_split_then_collapse, dm_levels_gen_params),
+	KUNIT_CASE_PARAM(dm_mixed_protections_stay_split, dm_levels_gen_params),
+	/* Only in 2M: it leaves its region split, and 1G regions are few. */
+	KUNIT_CASE(dm_set_memory_4k_is_kept),
 	{}
 };
 
