@@ -3,7 +3,7 @@
 
 P := pipeline
 
-.PHONY: all deps tree build demo check refresh reset-tree clean help
+.PHONY: all deps tree build demo check bench refresh reset-tree clean help
 .NOTPARALLEL:
 
 all: deps build demo			## install, build, run the demo (the main job)
@@ -22,6 +22,10 @@ demo: build				## boot the kernel and show the feature
 
 check: build				## boot once, run every test, print the summary
 	@$(P)/check.sh
+
+bench: build				## direct-map effect of secretmem (GUEST_BENCH_MIB=1024)
+	@$(P)/boot.sh pipeline/guest/bench-secretmem.sh 1800 && cat build/results/job.log
+	@$(P)/scan-log.sh build/results/console.log
 
 refresh:				## write edits in build/linux back into the repo
 	@$(P)/refresh.sh

@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Boot the built kernel under TCG and run one guest job.
 #   boot.sh <job: script path relative to the repo> [timeout seconds]
+# GMEM_APPEND adds kernel parameters; GUEST_* variables reach the job.
 # Exit: 0 job passed, 1 job failed, 2 guest ended without a verdict
 # (panic, crash), 3 timed out, 4 QEMU could not run.  The serial console
 # is in $RESULTS/console.log.
@@ -20,10 +21,12 @@ BZIMAGE=$KOBJ/arch/x86/boot/bzImage
 
 rm -rf "$RESULTS"
 mkdir -p "$RESULTS"
-cat >"$RESULTS/job.sh" <<JOBSH
-export REPO='$REPO' KST='$KST' OUT=/tmp/results
-exec sh "\$REPO/$JOB"
-JOBSH
+{
+	echo "export REPO='$REPO' KST='$KST' OUT=/tmp/results"
+	# GUEST_* variables are passed on to the job.
+	env | grep '^GUEST_[A-Za-z0-9_]*=' | sed "s/'/'\\\\''/g; s/=/='/; s/^/export /; s/\$/'/" || true
+	echo "exec sh \"\$REPO/$JOB\""
+} >"$RESULTS/job.sh"
 
 # thread=single: multi-threaded TCG crashed our kernel at boot ~1 in 10.
 # -cpu max: AMD SVM with nested paging, so kvm_amd runs real L2 vCPUs.
@@ -32,7 +35,7 @@ QEMU=(qemu-system-x86_64 -accel tcg,thread=single -cpu max -smp 2 -m 6G
       -machine q35 -nodefaults -display none -monitor none -no-reboot
       -serial "file:$RESULTS/console.log"
       -kernel "$BZIMAGE"
-      -append "console=ttyS0 root=hostroot rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=512000 ro init=$REPO/pipeline/guest/init.sh panic=-1 oops=panic"
+      -append "console=ttyS0 root=hostroot rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=512000 ro init=$REPO/pipeline/guest/init.sh panic=-1 oops=panic ${GMEM_APPEND:-}"
       -fsdev "local,id=hostroot,path=/,security_model=none,readonly=on"
       -device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot
       -fsdev "local,id=results,path=$RESULTS,security_model=none"
