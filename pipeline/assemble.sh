@@ -38,6 +38,8 @@ ensure_src()
 	rm -rf "$ASSEMBLED"
 }
 
+copy_in() { mkdir -p "$(dirname "$2")" && cp --preserve=mode "$1" "$2"; }
+
 # $1: repo path of a patch, $2: the file it must change.  One patch, one file.
 check_patch_target()
 {
@@ -52,8 +54,7 @@ stage_patch()
 	local f=$1 t=${1%.patch} out rej
 	[ -f "$PRISTINE/$t" ] || die "$f: $t does not exist in $KSRC_PKG $KVER"
 	check_patch_target "$f" "$t"
-	mkdir -p "$STAGE/$(dirname "$t")"
-	cp "$PRISTINE/$t" "$STAGE/$t"
+	copy_in "$PRISTINE/$t" "$STAGE/$t"
 	rej=$(mktemp)
 	if ! out=$(patch -p1 -d "$STAGE" -F0 -f -N --no-backup-if-mismatch -r "$rej" <"$REPO/$f" 2>&1); then
 		printf '%s\n' "$out" >&2
@@ -151,8 +152,6 @@ check_tree_edits()
 	fi
 	die "the files above were edited in $KSRC but not written back: run 'make refresh' to keep them, or 'make reset-tree' to discard them"
 }
-
-copy_in() { mkdir -p "$(dirname "$2")" && cp --preserve=mode "$1" "$2"; }
 
 # Put everything outside the new overlay back to the base.  A dropped
 # overlay file gets the base's content with a new mtime, newer than the

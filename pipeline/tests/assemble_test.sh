@@ -30,6 +30,9 @@ make_base()
 	printf 'obj-y += a.o\n' >"$BASE/mm/Makefile"
 	seq 1 40 | sed 's/^/int line/; s/$/;/' >"$BASE/mm/a.c"
 	printf '#define X 1\n' >"$BASE/include/linux/x.h"
+	mkdir -p "$BASE/scripts"
+	printf '#!/bin/sh\necho base\n' >"$BASE/scripts/run.sh"
+	chmod 755 "$BASE/scripts/run.sh"
 	tar -cJf "$GMEM_KSRC_TARBALL" -C "$T/base" linux-source-6.12
 	mkdir -p "$GMEM_REPO/mm" && git -C "$GMEM_REPO" init -q
 }
@@ -44,7 +47,12 @@ cat >"$GMEM_REPO/mm/Makefile.patch" <<'PATCH'
 +obj-y += pool.o
 PATCH
 
+mkdir -p "$GMEM_REPO/scripts"
+printf -- '--- a/scripts/run.sh\n+++ b/scripts/run.sh\n@@ -1,2 +1,2 @@\n #!/bin/sh\n-echo base\n+echo patched\n' \
+	>"$GMEM_REPO/scripts/run.sh.patch"
+
 check "first assembly succeeds" assemble
+check "a patched executable stays executable" [ -x "$SRC/scripts/run.sh" ]
 check "new file copied in" cmp -s "$SRC/mm/pool.c" "$GMEM_REPO/mm/pool.c"
 check "patch applied" grep -qx 'obj-y += pool.o' "$SRC/mm/Makefile"
 
