@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef _LINUX_UNMAPPED_ALLOC_H
+#define _LINUX_UNMAPPED_ALLOC_H
+
+#include <linux/gfp_types.h>
+#include <linux/numa.h>
+#include <linux/types.h>
+
+struct page;
+
+#ifdef CONFIG_UNMAPPED_ALLOC
+struct page *unmapped_pages_alloc_node(int nid, gfp_t gfp, unsigned int order);
+void unmapped_pages_free(struct page *page, unsigned int order);
+bool unmapped_alloc_active(void);
+#else
+static inline struct page *unmapped_pages_alloc_node(int nid, gfp_t gfp,
+						     unsigned int order)
+{
+	return NULL;
+}
+
+static inline void unmapped_pages_free(struct page *page, unsigned int order)
+{
+}
+
+static inline bool unmapped_alloc_active(void)
+{
+	return false;
+}
+#endif
+
+/**
+ * unmapped_pages_alloc - allocate pages absent from the direct map
+ * @gfp: allocation flags, see unmapped_pages_alloc_node()
+ * @order: log2 of the number of pages
+ *
+ * Context: Process context; may sleep.
+ * Return: the first page, or NULL.
+ */
+static inline struct page *unmapped_pages_alloc(gfp_t gfp, unsigned int order)
+{
+	return unmapped_pages_alloc_node(NUMA_NO_NODE, gfp, order);
+}
+
+#endif /* _LINUX_UNMAPPED_ALLOC_H */

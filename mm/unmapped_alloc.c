@@ -1,0 +1,676 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A pool of pages absent from the kernel's direct map.
+ *
+ * Pages come from the page allocator in blocks, PMD-sized where possible.
+ * A block leaves the direct map with one change and one TLB flush; a
+ * PMD-sized block clears its 2M entry in place, so the direct map is not
+ * split into 4K pages for it.  Inside the blocks a buddy system hands out
+ * 2^order pages.  A block that is entirely free again can be released: it
+ * is mapped again, the direct map around it is collapsed to large pages
+ * where possible, and it goes back to the page allocator.  The shrinker
+ * and the debugfs "drain" file release blocks; nothing else does.
+ *
+ * There is one pool per node with memory at boot, and a pool only holds
+ * memory of its node.
+ *
+ * Locking: pool->lock protects the free lists, the block list, the state
+ * of every block in the pool and the pool's counters.  It is a spinlock,
+ * never held while the direct map changes or memory is allocated, zeroed
+ * or freed.  pool->zero_lock serialises users of the zeroing window.
+ * blocks_by_pfn has its own lock; a block is added to it before it joins
+ * its pool and removed under pool->lock when it leaves, so a block found
+ * there under pool->lock is alive.
+ */
+#include <linux/cacheflush.h>
+#include <linux/debugfs.h>
+#include <linux/list.h>
+#include <linux/mm.h>
+#include <linux/mutex.h>
+#include <linux/nodemask.h>
+#include <linux/seq_file.h>
+#include <linux/set_memory.h>
+#include <linux/shrinker.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/unmapped_alloc.h>
+#include <linux/vmalloc.h>
+#include <linux/workqueue.h>
+#include <linux/xarray.h>
+#include <asm/tlbflush.h>
+
+#include "internal.h"
+
+#define BLOCK_PAGES	(1UL << PMD_ORDER)
+
+/* Block state at the first page of each chunk; 0 elsewhere. */
+#define CHUNK_FREE	0x40
+#define CHUNK_USED	0x80
+#define CHUNK_ORDER	0x3f
+
+struct unmapped_block {
+	struct list_head list;		/* pool->blocks, or a release list */
+	unsigned long pfn;		/* first page, aligned to its order */
+	unsigned int order;		/* PMD_ORDER unless allocation fell back */
+	unsigned long nr_free;		/* free pages */
+	u8 state[BLOCK_PAGES];		/* CHUNK_FREE or CHUNK_USED | order */
+};
+
+struct unmapped_pool {
+	int nid;
+	spinlock_t lock;
+	/* Free chunk heads, linked by page->lru; page->private is the block. */
+	struct list_head free_list[PMD_ORDER + 1];
+	unsigned long nr_free_chunks[PMD_ORDER + 1];
+	struct list_head blocks;
+	unsigned long nr_blocks;
+	unsigned long pages_free;
+	unsigned long pages_used;
+	unsigned long blocks_unmapped;
+	unsigned long blocks_restored;
+	unsigned long fallbacks;
+	unsigned long blocks_kept;	/* poisoned or not restorable: never freed */
+
+	/* Released blocks whose direct map is collapsed later, by collapse_work. */
+	struct list_head to_collapse;
+	struct work_struct collapse_work;
+
+	struct mutex zero_lock;
+	struct vm_struct *zero_area;	/* BLOCK_PAGES pages of address space */
+	struct page **zero_pages;
+};
+
+static struct unmapped_pool *pools[MAX_NUMNODES];
+static DEFINE_XARRAY(blocks_by_pfn);
+
+static struct page *chunk_page(struct unmapped_block *block, unsigned long off)
+{
+	return pfn_to_page(block->pfn + off);
+}
+
+static void add_free_chunk(struct unmapped_pool *pool,
+			   struct unmapped_block *block, unsigned long off,
+			   unsigned int order)
+{
+	struct page *page = chunk_page(block, off);
+
+	block->state[off] = CHUNK_FREE | order;
+	set_page_private(page, (unsigned long)block);
+	list_add(&page->lru, &pool->free_list[order]);
+	pool->nr_free_chunks[order]++;
+}
+
+static void del_free_chunk(struct unmapped_pool *pool,
+			   struct unmapped_block *block, unsigned long off,
+			   unsigned int order)
+{
+	struct page *page = chunk_page(block, off);
+
+	list_del(&page->lru);
+	set_page_private(page, 0);
+	block->state[off] = 0;
+	pool->nr_free_chunks[order]--;
+}
+
+/* The smallest free chunk of at least @order, split down to @order. */
+static struct page *take_chunk(struct unmapped_pool *pool, unsigned int order)
+{
+	struct unmapped_block *block;
+	unsigned long off;
+	struct page *page;
+	unsigned int o;
+
+	lockdep_assert_held(&pool->lock);
+	for (o = order; o <= PMD_ORDER; o++) {
+		page = list_first_entry_or_null(&pool->free_list[o], struct page, lru);
+		if (page)
+			break;
+	}
+	if (!page)
+		return NULL;
+
+	block = (struct unmapped_block *)page_private(page);
+	off = page_to_pfn(page) - block->pfn;
+	del_free_chunk(pool, block, off, o);
+	while (o > order) {
+		o--;
+		add_free_chunk(pool, block, off + (1UL << o), o);
+	}
+	block->state[off] = CHUNK_USED | order;
+	block->nr_free -= 1UL << order;
+	pool->pages_free -= 1UL << order;
+	pool->pages_used += 1UL << order;
+	return page;
+}
+
+/* Give a used chunk back, merging it with free buddies inside its block. */
+static void put_chunk(struct unmapped_pool *pool, struct unmapped_block *block,
+		      unsigned long off, unsigned int order)
+{
+	lockdep_assert_held(&pool->lock);
+	block->state[off] = 0;
+	block->nr_free += 1UL << order;
+	pool->pages_free += 1UL << order;
+	pool->pages_used -= 1UL << order;
+	while (order < block->order) {
+		unsigned long buddy = off ^ (1UL << order);
+
+		if (block->state[buddy] != (CHUNK_FREE | order))
+			break;
+		del_free_chunk(pool, block, buddy, order);
+		off = min(off, buddy);
+		order++;
+	}
+	add_free_chunk(pool, block, off, order);
+}
+
+static struct unmapped_block *find_block(unsigned long pfn)
+{
+	struct unmapped_block *block;
+	int order;
+
+	for (order = PMD_ORDER; order >= 0; order--) {
+		block = xa_load(&blocks_by_pfn, ALIGN_DOWN(pfn, 1UL << order));
+		if (block && block->order == order)
+			return block;
+	}
+	return NULL;
+}
+
+/*
+ * The page allocator flags for a block: unmovable, never zeroed or
+ * charged there, only from the pool's node, with the caller's reclaim
+ * choices; a block larger than needed is only tried lightly.
+ */
+static gfp_t block_gfp(gfp_t gfp, bool needed)
+{
+	gfp_t block = (gfp & GFP_RECLAIM_MASK & ~__GFP_NOFAIL) | __GFP_THISNODE;
+
+	if (!needed)
+		block |= __GFP_NORETRY | __GFP_NOWARN;
+	return block;
+}
+
+static int map_back(struct page *page, unsigned int order)
+{
+	return set_direct_map_valid_noflush(page, 1U << order, true);
+}
+
+/*
+ * Take a block of at most 2^@max_order pages from the page allocator,
+ * falling back to smaller ones down to @order, remove it from the direct
+ * map, add it to @pool and take a chunk of @order from the pool.
+ */
+static struct page *refill_and_take(struct unmapped_pool *pool, gfp_t gfp,
+				    unsigned int order, unsigned int max_order)
+{
+	struct unmapped_block *block;
+	struct page *page = NULL;
+	unsigned long addr;
+	unsigned int o;
+
+	block = kzalloc_node(sizeof(*block), gfp & GFP_RECLAIM_MASK, pool->nid);
+	if (!block)
+		return NULL;
+
+	for (o = max(max_order, order); ; o--) {
+		page = alloc_pages_node(pool->nid, block_gfp(gfp, o == order), o);
+		if (page || o == order)
+			break;
+	}
+	if (!page)
+		goto free_block;
+
+	addr = (unsigned long)page_address(page);
+	if (set_direct_map_valid_noflush(page, 1U << o, false))
+		goto restore;
+	flush_tlb_kernel_range(addr, addr + (PAGE_SIZE << o));
+
+	block->pfn = page_to_pfn(page);
+	block->order = o;
+	block->nr_free = 1UL << o;
+	if (xa_err(xa_store(&blocks_by_pfn, block->pfn, block, gfp & GFP_RECLAIM_MASK)))
+		goto restore;
+	set_page_count(page, 0);
+
+	spin_lock(&pool->lock);
+	list_add(&block->list, &pool->blocks);
+	pool->nr_blocks++;
+	pool->blocks_unmapped++;
+	if (o < PMD_ORDER)
+		pool->fallbacks++;
+	pool->pages_free += 1UL << o;
+	add_free_chunk(pool, block, 0, o);
+	page = take_chunk(pool, order);
+	spin_unlock(&pool->lock);
+	return page;
+
+restore:
+	/* Part of the block may be unmapped already. */
+	if (WARN_ONCE(map_back(page, o), "unmapped_alloc: pfn %#lx order %u stays unmapped\n",
+		      page_to_pfn(page), o))
+		goto free_block;
+	__free_pages(page, o);
+free_block:
+	kfree(block);
+	return NULL;
+}
+
+/*
+ * Zero a chunk through the pool's window.  vunmap_range() clears the
+ * window and flushes the TLB before it returns, so no mapping of the
+ * chunk outlives the zeroing.
+ */
+static int zero_chunk(struct unmapped_pool *pool, struct page *page,
+		      unsigned int order)
+{
+	unsigned long addr = (unsigned long)pool->zero_area->addr;
+	unsigned long end = addr + (PAGE_SIZE << order);
+	unsigned long i;
+	int ret;
+
+	mutex_lock(&pool->zero_lock);
+	for (i = 0; i < (1UL << order); i++)
+		pool->zero_pages[i] = page + i;
+	ret = vmap_pages_range_noflush(addr, end, PAGE_KERNEL, pool->zero_pages,
+				       PAGE_SHIFT);
+	if (!ret) {
+		flush_cache_vmap(addr, end);
+		memset((void *)addr, 0, end - addr);
+	}
+	vunmap_range(addr, end);
+	mutex_unlock(&pool->zero_lock);
+	return ret;
+}
+
+static void free_to_pool(struct unmapped_pool *pool, struct page *page,
+			 unsigned int order)
+{
+	struct unmapped_block *block;
+
+	spin_lock(&pool->lock);
+	block = find_block(page_to_pfn(page));
+	put_chunk(pool, block, page_to_pfn(page) - block->pfn, order);
+	spin_unlock(&pool->lock);
+}
+
+/**
+ * unmapped_pages_alloc_node - allocate pages absent from the direct map
+ * @nid: node to take the memory from, or NUMA_NO_NODE for the local node
+ * @gfp: allocation flags
+ * @order: log2 of the number of pages, at most PMD_ORDER
+ *
+ * The pages come from @nid's pool, which takes a block from the page
+ * allocator of that node when it has no free chunk of @order; they are
+ * never another node's.  With __GFP_ZERO the pages are zeroed; without
+ * it they hold whatever the pool's previous user left there, which is
+ * what callers whose memory is initialised by firmware want.  The reclaim
+ * and warning modifiers of @gfp (__GFP_NORETRY, __GFP_NOWARN, ...) apply
+ * when the pool takes memory from the page allocator.  __GFP_COMP and
+ * __GFP_ACCOUNT are not supported yet and make the call fail.
+ *
+ * The first page has a reference count of one, like alloc_pages() without
+ * __GFP_COMP; the pages go back with unmapped_pages_free() and the same
+ * @order, never to the page allocator.
+ *
+ * Context: Process context.  May sleep: it allocates memory, changes the
+ * direct map and flushes TLBs on all CPUs.
+ * Return: the first page, or NULL.
+ */
+struct page *unmapped_pages_alloc_node(int nid, gfp_t gfp, unsigned int order)
+{
+	struct unmapped_pool *pool;
+	struct page *page;
+
+	if (WARN_ONCE(order > PMD_ORDER, "unmapped_alloc: order %u above %u\n",
+		      order, PMD_ORDER))
+		return NULL;
+	if (WARN_ONCE(gfp & (__GFP_COMP | __GFP_ACCOUNT),
+		      "unmapped_alloc: __GFP_COMP and __GFP_ACCOUNT are not supported\n"))
+		return NULL;
+	might_sleep();
+
+	if (nid == NUMA_NO_NODE)
+		nid = numa_mem_id();
+	if (nid < 0 || nid >= MAX_NUMNODES || !pools[nid])
+		return NULL;
+	pool = pools[nid];
+
+	spin_lock(&pool->lock);
+	page = take_chunk(pool, order);
+	spin_unlock(&pool->lock);
+	if (!page)
+		page = refill_and_take(pool, gfp, order, PMD_ORDER);
+	if (!page)
+		return NULL;
+
+	if ((gfp & __GFP_ZERO) && zero_chunk(pool, page, order)) {
+		free_to_pool(pool, page, order);
+		return NULL;
+	}
+	set_page_count(page, 1);
+	return page;
+}
+EXPORT_SYMBOL_GPL(unmapped_pages_alloc_node);
+
+/**
+ * unmapped_pages_free - give pages back to their pool
+ * @page: first page, as returned by unmapped_pages_alloc_node()
+ * @order: the order it was allocated with
+ *
+ * The caller must hold the only reference.  The pages stay out of the
+ * direct map, in the pool, until the pool releases their whole block.
+ * A page that is not from a pool, a double free or a wrong order is
+ * refused with a warning and the pages are left alone.
+ *
+ * Context: Any context that may take a spinlock.
+ */
+void unmapped_pages_free(struct page *page, unsigned int order)
+{
+	unsigned long pfn = page_to_pfn(page);
+	struct unmapped_block *block;
+	struct unmapped_pool *pool;
+	const char *why;
+	u8 state = 0;
+
+	pool = order <= PMD_ORDER ? pools[page_to_nid(page)] : NULL;
+	if (WARN_ONCE(!pool, "unmapped_alloc: free of pfn %#lx order %u: no pool\n",
+		      pfn, order))
+		return;
+	if (WARN_ONCE(page_ref_count(page) != 1,
+		      "unmapped_alloc: free of pfn %#lx with reference count %d\n",
+		      pfn, page_ref_count(page)))
+		return;
+
+	spin_lock(&pool->lock);
+	block = find_block(pfn);
+	if (!block) {
+		why = "not from the pool";
+		goto bad;
+	}
+	state = block->state[pfn - block->pfn];
+	if (state != (CHUNK_USED | order)) {
+		why = (state & CHUNK_USED) ? "wrong order" : "not allocated";
+		goto bad;
+	}
+	set_page_count(page, 0);
+	put_chunk(pool, block, pfn - block->pfn, order);
+	spin_unlock(&pool->lock);
+	return;
+bad:
+	spin_unlock(&pool->lock);
+	WARN_ONCE(1, "unmapped_alloc: free of pfn %#lx order %u: %s (state %#x)\n",
+		  pfn, order, why, state);
+}
+EXPORT_SYMBOL_GPL(unmapped_pages_free);
+
+/**
+ * unmapped_alloc_active - whether any pool holds memory
+ *
+ * Hibernation is refused while it does: the image would hold the pages'
+ * contents.
+ *
+ * Return: true if a pool has at least one block.
+ */
+bool unmapped_alloc_active(void)
+{
+	int nid;
+
+	for_each_node(nid)
+		if (pools[nid] && READ_ONCE(pools[nid]->nr_blocks))
+			return true;
+	return false;
+}
+
+/* Unlink whole free blocks until at least @max_pages pages are taken. */
+static unsigned long take_free_blocks(struct unmapped_pool *pool,
+				      struct list_head *out,
+				      unsigned long max_pages)
+{
+	struct unmapped_block *block, *next;
+	unsigned long pages = 0;
+
+	spin_lock(&pool->lock);
+	list_for_each_entry_safe(block, next, &pool->blocks, list) {
+		if (pages >= max_pages)
+			break;
+		if (block->nr_free != 1UL << block->order)
+			continue;
+		del_free_chunk(pool, block, 0, block->order);
+		xa_erase(&blocks_by_pfn, block->pfn);
+		list_move(&block->list, out);
+		pool->nr_blocks--;
+		pool->pages_free -= 1UL << block->order;
+		pages += 1UL << block->order;
+	}
+	spin_unlock(&pool->lock);
+	return pages;
+}
+
+static bool block_hwpoisoned(struct unmapped_block *block)
+{
+	unsigned long i;
+
+	for (i = 0; i < (1UL << block->order); i++)
+		if (PageHWPoison(chunk_page(block, i)))
+			return true;
+	return false;
+}
+
+/*
+ * Map unlinked blocks back and free them to the page allocator.  Memory
+ * that is poisoned, or could not be mapped, is never given back.  With
+ * @collapse the direct map is collapsed now; otherwise the blocks wait on
+ * pool->to_collapse for collapse_work.
+ */
+static void release_blocks(struct unmapped_pool *pool, struct list_head *blocks,
+			   bool collapse)
+{
+	struct unmapped_block *block, *next;
+	unsigned long restored = 0, kept = 0;
+	LIST_HEAD(later);
+
+	list_for_each_entry_safe(block, next, blocks, list) {
+		struct page *page = chunk_page(block, 0);
+
+		list_del(&block->list);
+		if (block_hwpoisoned(block) ||
+		    WARN_ONCE(map_back(page, block->order),
+			      "unmapped_alloc: pfn %#lx order %u stays unmapped\n",
+			      block->pfn, block->order)) {
+			kept++;
+			kfree(block);
+			continue;
+		}
+		restored++;
+		if (collapse) {
+			collapse_direct_map(page, 1UL << block->order);
+		} else {
+			/* Only pfn and order are used from here on. */
+			list_add(&block->list, &later);
+		}
+		set_page_count(page, 1);
+		__free_pages(page, block->order);
+		if (collapse)
+			kfree(block);
+	}
+
+	spin_lock(&pool->lock);
+	pool->blocks_restored += restored;
+	pool->blocks_kept += kept;
+	list_splice(&later, &pool->to_collapse);
+	spin_unlock(&pool->lock);
+	if (!list_empty(&later))
+		queue_work(system_unbound_wq, &pool->collapse_work);
+}
+
+/*
+ * Collapsing sleeps and flushes all TLBs, so reclaim leaves it to this
+ * worker.  The memory may have been reused meanwhile; collapse checks the
+ * page tables as they are.
+ */
+static void collapse_worker(struct work_struct *work)
+{
+	struct unmapped_pool *pool = container_of(work, struct unmapped_pool,
+						  collapse_work);
+	struct unmapped_block *block, *next;
+	LIST_HEAD(blocks);
+
+	spin_lock(&pool->lock);
+	list_splice_init(&pool->to_collapse, &blocks);
+	spin_unlock(&pool->lock);
+
+	list_for_each_entry_safe(block, next, &blocks, list) {
+		collapse_direct_map(pfn_to_page(block->pfn), 1UL << block->order);
+		kfree(block);
+	}
+}
+
+/* Release every whole free block of @pool now, and collapse. */
+static unsigned long drain_pool(struct unmapped_pool *pool)
+{
+	unsigned long pages;
+	LIST_HEAD(blocks);
+
+	pages = take_free_blocks(pool, &blocks, ULONG_MAX);
+	release_blocks(pool, &blocks, true);
+	flush_work(&pool->collapse_work);
+	return pages;
+}
+
+static unsigned long unmapped_alloc_drain(void)
+{
+	unsigned long pages = 0;
+	int nid;
+
+	for_each_node(nid)
+		if (pools[nid])
+			pages += drain_pool(pools[nid]);
+	return pages;
+}
+
+static unsigned long pool_shrink_count(struct shrinker *shrinker,
+				       struct shrink_control *sc)
+{
+	struct unmapped_pool *pool = pools[sc->nid];
+	unsigned long free = pool ? READ_ONCE(pool->pages_free) : 0;
+
+	return free ? free : SHRINK_EMPTY;
+}
+
+static unsigned long pool_shrink_scan(struct shrinker *shrinker,
+				      struct shrink_control *sc)
+{
+	struct unmapped_pool *pool = pools[sc->nid];
+	unsigned long pages;
+	LIST_HEAD(blocks);
+
+	if (!pool)
+		return SHRINK_STOP;
+	pages = take_free_blocks(pool, &blocks, sc->nr_to_scan);
+	release_blocks(pool, &blocks, false);
+	return pages ? pages : SHRINK_STOP;
+}
+
+static int stats_show(struct seq_file *m, void *v)
+{
+	struct unmapped_pool *pool;
+	unsigned int o;
+	int nid;
+
+	for_each_node(nid) {
+		pool = pools[nid];
+		if (!pool)
+			continue;
+		spin_lock(&pool->lock);
+		seq_printf(m, "node %d\nfree_chunks", nid);
+		for (o = 0; o <= PMD_ORDER; o++)
+			seq_printf(m, " %lu", pool->nr_free_chunks[o]);
+		seq_printf(m, "\npages_used %lu\npages_free %lu\nblocks %lu\n",
+			   pool->pages_used, pool->pages_free, pool->nr_blocks);
+		seq_printf(m, "blocks_unmapped %lu\nblocks_restored %lu\n",
+			   pool->blocks_unmapped, pool->blocks_restored);
+		seq_printf(m, "fallbacks %lu\nblocks_kept %lu\n",
+			   pool->fallbacks, pool->blocks_kept);
+		spin_unlock(&pool->lock);
+	}
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(stats);
+
+static ssize_t drain_write(struct file *file, const char __user *buf,
+			   size_t count, loff_t *ppos)
+{
+	unmapped_alloc_drain();
+	return count;
+}
+
+static const struct file_operations drain_fops = {
+	.write = drain_write,
+	.llseek = noop_llseek,
+};
+
+static struct unmapped_pool *pool_create(int nid)
+{
+	struct unmapped_pool *pool;
+	unsigned int o;
+
+	pool = kzalloc_node(sizeof(*pool), GFP_KERNEL, nid);
+	if (!pool)
+		return NULL;
+	pool->zero_pages = kcalloc_node(BLOCK_PAGES, sizeof(*pool->zero_pages),
+					GFP_KERNEL, nid);
+	pool->zero_area = get_vm_area(PAGE_SIZE << PMD_ORDER, VM_MAP);
+	if (!pool->zero_pages || !pool->zero_area) {
+		if (pool->zero_area)
+			free_vm_area(pool->zero_area);
+		kfree(pool->zero_pages);
+		kfree(pool);
+		return NULL;
+	}
+	pool->nid = nid;
+	spin_lock_init(&pool->lock);
+	for (o = 0; o <= PMD_ORDER; o++)
+		INIT_LIST_HEAD(&pool->free_list[o]);
+	INIT_LIST_HEAD(&pool->blocks);
+	INIT_LIST_HEAD(&pool->to_collapse);
+	INIT_WORK(&pool->collapse_work, collapse_worker);
+	mutex_init(&pool->zero_lock);
+	return pool;
+}
+
+static int __init unmapped_alloc_init(void)
+{
+	struct shrinker *shrinker;
+	struct dentry *dir;
+	int nid;
+
+	if (!can_set_direct_map())
+		return 0;
+
+	for_each_node_state(nid, N_MEMORY) {
+		pools[nid] = pool_create(nid);
+		if (!pools[nid])
+			pr_warn("unmapped_alloc: no pool for node %d\n", nid);
+	}
+
+	shrinker = shrinker_alloc(SHRINKER_NUMA_AWARE, "unmapped-alloc");
+	if (shrinker) {
+		shrinker->count_objects = pool_shrink_count;
+		shrinker->scan_objects = pool_shrink_scan;
+		shrinker->batch = BLOCK_PAGES;
+		shrinker_register(shrinker);
+	} else {
+		pr_warn("unmapped_alloc: no shrinker: free blocks are only released by drain\n");
+	}
+
+	dir = debugfs_create_dir("unmapped_alloc", NULL);
+	debugfs_create_file("stats", 0400, dir, NULL, &stats_fops);
+	debugfs_create_file("drain", 0200, dir, NULL, &drain_fops);
+	return 0;
+}
+subsys_initcall(unmapped_alloc_init);
+
+#ifdef CONFIG_UNMAPPED_ALLOC_KUNIT_TEST
+#include "unmapped_alloc_test.c"
+#endif

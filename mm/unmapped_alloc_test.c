@@ -1,0 +1,312 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit tests for the unmapped page pool.  Included from unmapped_alloc.c
+ * to reach the pools and their counters.  Every test starts by draining
+ * the pools; nothing else allocates from them while the suite runs.
+ */
+#include <kunit/test.h>
+#include <linux/suspend.h>
+
+struct ua_counts {
+	unsigned long blocks, used, free, unmapped, restored, fallbacks;
+};
+
+static void ua_read_counts(struct unmapped_pool *pool, struct ua_counts *c)
+{
+	spin_lock(&pool->lock);
+	c->blocks = pool->nr_blocks;
+	c->used = pool->pages_used;
+	c->free = pool->pages_free;
+	c->unmapped = pool->blocks_unmapped;
+	c->restored = pool->blocks_restored;
+	c->fallbacks = pool->fallbacks;
+	spin_unlock(&pool->lock);
+}
+
+static struct unmapped_pool *ua_drained_local_pool(struct kunit *test)
+{
+	struct unmapped_pool *pool = pools[numa_mem_id()];
+	struct ua_counts c;
+
+	KUNIT_ASSERT_NOT_NULL_MSG(test, pool, "no pool for the local node");
+	unmapped_alloc_drain();
+	ua_read_counts(pool, &c);
+	KUNIT_ASSERT_EQ_MSG(test, c.blocks, 0, "the pool is in use");
+	return pool;
+}
+
+static int ua_dm_level(struct page *page, bool *present)
+{
+	unsigned int level;
+	pte_t *pte = lookup_address((unsigned long)page_address(page), &level);
+
+	*present = pte && (pte_val(*pte) & _PAGE_PRESENT);
+	return level;
+}
+
+static void ua_alloc_free_every_order(struct kunit *test)
+{
+	struct unmapped_pool *pool = ua_drained_local_pool(test);
+	struct ua_counts c;
+	unsigned int order;
+
+	for (order = 0; order <= PMD_ORDER; order++) {
+		struct page *page = unmapped_pages_alloc(GFP_KERNEL, order);
+
+		KUNIT_ASSERT_NOT_NULL_MSG(test, page, "order %u", order);
+		KUNIT_EXPECT_FALSE(test, kernel_page_present(page));
+		KUNIT_EXPECT_FALSE(test, kernel_page_present(page + (1UL << order) - 1));
+		KUNIT_EXPECT_EQ(test, page_to_nid(page), numa_mem_id());
+		KUNIT_EXPECT_EQ(test, page_ref_count(page), 1);
+		ua_read_counts(pool, &c);
+		KUNIT_EXPECT_EQ(test, c.used, 1UL << order);
+		unmapped_pages_free(page, order);
+	}
+	ua_read_counts(pool, &c);
+	KUNIT_EXPECT_EQ(test, c.used, 0);
+	KUNIT_EXPECT_GE(test, c.blocks, 1);
+	KUNIT_EXPECT_EQ(test, c.free, c.blocks << PMD_ORDER);
+
+	unmapped_alloc_drain();
+	ua_read_counts(pool, &c);
+	KUNIT_EXPECT_EQ(test, c.blocks, 0);
+	KUNIT_EXPECT_EQ(test, c.free, 0);
+	KUNIT_EXPECT_EQ(test, c.restored, c.unmapped);
+}
+
+/*
+ * Fill every page the pool holds with @pattern, free them all and take
+ * them back with @gfp: the same pages, since no new block is needed.
+ * Returns a mapping of them; the caller checks it.
+ */
+static void *ua_refill_after_pattern(struct kunit *test, struct page **pages,
+				     int pattern, gfp_t gfp)
+{
+	struct unmapped_pool *pool = ua_drained_local_pool(test);
+	unsigned long i, unmapped;
+	struct ua_counts c;
+	void *map;
+
+	for (i = 0; i < BLOCK_PAGES; i++) {
+		pages[i] = unmapped_pages_alloc(GFP_KERNEL, 0);
+		KUNIT_ASSERT_NOT_NULL(test, pages[i]);
+	}
+	ua_read_counts(pool, &c);
+	KUNIT_ASSERT_EQ_MSG(test, c.free, 0, "a 2M block was not available");
+	unmapped = c.unmapped;
+
+	map = vmap(pages, BLOCK_PAGES, VM_MAP, PAGE_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, map);
+	memset(map, pattern, BLOCK_PAGES * PAGE_SIZE);
+	vunmap(map);
+
+	for (i = 0; i < BLOCK_PAGES; i++)
+		unmapped_pages_free(pages[i], 0);
+	for (i = 0; i < BLOCK_PAGES; i++) {
+		pages[i] = unmapped_pages_alloc(gfp, 0);
+		KUNIT_ASSERT_NOT_NULL(test, pages[i]);
+	}
+	ua_read_counts(pool, &c);
+	KUNIT_EXPECT_EQ_MSG(test, c.unmapped, unmapped, "a new block was taken");
+
+	map = vmap(pages, BLOCK_PAGES, VM_MAP, PAGE_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, map);
+	return map;
+}
+
+static void ua_free_all(struct page **pages)
+{
+	unsigned long i;
+
+	for (i = 0; i < BLOCK_PAGES; i++)
+		unmapped_pages_free(pages[i], 0);
+	unmapped_alloc_drain();
+}
+
+/* __GFP_ZERO pages never show a previous user's data. */
+static void ua_zero_hides_previous_data(struct kunit *test)
+{
+	struct page **pages = kunit_kcalloc(test, BLOCK_PAGES, sizeof(*pages), GFP_KERNEL);
+	void *map;
+
+	KUNIT_ASSERT_NOT_NULL(test, pages);
+	map = ua_refill_after_pattern(test, pages, 0xa5, GFP_KERNEL | __GFP_ZERO);
+	KUNIT_EXPECT_PTR_EQ(test, memchr_inv(map, 0, BLOCK_PAGES * PAGE_SIZE), NULL);
+	vunmap(map);
+	ua_free_all(pages);
+}
+
+/* Without __GFP_ZERO nothing is written: the firmware-initialised path. */
+static void ua_no_zero_leaves_contents(struct kunit *test)
+{
+	struct page **pages = kunit_kcalloc(test, BLOCK_PAGES, sizeof(*pages), GFP_KERNEL);
+	void *map;
+
+	KUNIT_ASSERT_NOT_NULL(test, pages);
+	map = ua_refill_after_pattern(test, pages, 0x5a, GFP_KERNEL);
+	KUNIT_EXPECT_PTR_EQ(test, memchr_inv(map, 0x5a, BLOCK_PAGES * PAGE_SIZE), NULL);
+	vunmap(map);
+	ua_free_all(pages);
+}
+
+#define UA_TRIES 8
+
+/*
+ * A 2M block leaves the direct map as one 2M entry and comes back whole.
+ * The page allocator may hand the pool a block whose direct map someone
+ * split to 4K on purpose before (set_memory_4k()); the pool leaves it so,
+ * and the test takes another block.
+ */
+static void ua_block_unmapped_in_place(struct kunit *test)
+{
+	struct unmapped_pool *pool = ua_drained_local_pool(test);
+	struct page *page = NULL, *held[UA_TRIES];
+	unsigned long splits, *ev;
+	struct ua_counts before, c;
+	int level, tries, nheld = 0;
+	bool present;
+
+	ev = kunit_kcalloc(test, NR_VM_EVENT_ITEMS, sizeof(*ev), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, ev);
+	for (tries = 0; tries < UA_TRIES && !page; tries++) {
+		all_vm_events(ev);
+		splits = ev[DIRECT_MAP_LEVEL2_SPLIT];
+		ua_read_counts(pool, &before);
+		page = unmapped_pages_alloc(GFP_KERNEL, PMD_ORDER);
+		KUNIT_ASSERT_NOT_NULL(test, page);
+		ua_read_counts(pool, &c);
+		KUNIT_ASSERT_EQ_MSG(test, c.fallbacks, before.fallbacks, "no free 2M block");
+		/* Split events only count once the system runs. */
+		all_vm_events(ev);
+		if (system_state == SYSTEM_RUNNING)
+			KUNIT_EXPECT_EQ_MSG(test, ev[DIRECT_MAP_LEVEL2_SPLIT], splits,
+					    "taking a 2M block split the direct map");
+		level = ua_dm_level(page, &present);
+		KUNIT_EXPECT_FALSE(test, present);
+		if (level != PG_LEVEL_2M) {
+			held[nheld++] = page;
+			page = NULL;
+		}
+	}
+	while (nheld--)
+		unmapped_pages_free(held[nheld], PMD_ORDER);
+	KUNIT_ASSERT_NOT_NULL_MSG(test, page, "no 2M block mapped by a 2M entry in %d tries",
+				  UA_TRIES);
+
+	unmapped_pages_free(page, PMD_ORDER);
+	unmapped_alloc_drain();
+	KUNIT_EXPECT_GE(test, ua_dm_level(page, &present), PG_LEVEL_2M);
+	KUNIT_EXPECT_TRUE(test, present);
+}
+
+/* Without a free 2M block the pool takes the largest that is free. */
+static void ua_fallback_block(struct kunit *test)
+{
+	struct unmapped_pool *pool = ua_drained_local_pool(test);
+	struct ua_counts before, c;
+	struct page *page;
+
+	ua_read_counts(pool, &before);
+	page = refill_and_take(pool, GFP_KERNEL, 0, 3);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	set_page_count(page, 1);
+	ua_read_counts(pool, &c);
+	KUNIT_EXPECT_EQ(test, c.fallbacks, before.fallbacks + 1);
+	KUNIT_EXPECT_EQ(test, c.blocks, 1);
+	KUNIT_EXPECT_EQ(test, c.used, 1);
+	KUNIT_EXPECT_EQ(test, c.free, 7);
+	KUNIT_EXPECT_FALSE(test, kernel_page_present(page));
+
+	unmapped_pages_free(page, 0);
+	unmapped_alloc_drain();
+	ua_read_counts(pool, &c);
+	KUNIT_EXPECT_EQ(test, c.blocks, 0);
+	KUNIT_EXPECT_TRUE(test, kernel_page_present(page));
+}
+
+/* Memory comes from the node asked for, and never from another one. */
+static void ua_node_selection(struct kunit *test)
+{
+	struct page *page;
+	int nid;
+
+	ua_drained_local_pool(test);
+	for_each_node_state(nid, N_MEMORY) {
+		page = unmapped_pages_alloc_node(nid, GFP_KERNEL, 0);
+		KUNIT_ASSERT_NOT_NULL_MSG(test, page, "node %d", nid);
+		KUNIT_EXPECT_EQ(test, page_to_nid(page), nid);
+		unmapped_pages_free(page, 0);
+	}
+	for_each_node(nid) {
+		if (node_state(nid, N_MEMORY))
+			continue;
+		KUNIT_EXPECT_NULL_MSG(test, unmapped_pages_alloc_node(nid, GFP_KERNEL, 0),
+				      "node %d has no memory", nid);
+	}
+	unmapped_alloc_drain();
+}
+
+/* Drain and the shrinker release free blocks only; used pages stay. */
+static void ua_release_leaves_used_pages(struct kunit *test)
+{
+	struct unmapped_pool *pool = ua_drained_local_pool(test);
+	struct shrink_control sc = {
+		.gfp_mask = GFP_KERNEL,
+		.nid = pool->nid,
+		.nr_to_scan = BLOCK_PAGES,
+	};
+	struct ua_counts c;
+	struct page *page;
+
+	page = unmapped_pages_alloc(GFP_KERNEL, 0);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	unmapped_alloc_drain();
+	KUNIT_EXPECT_EQ(test, pool_shrink_scan(NULL, &sc), SHRINK_STOP);
+	ua_read_counts(pool, &c);
+	KUNIT_EXPECT_EQ(test, c.blocks, 1);
+	KUNIT_EXPECT_FALSE(test, kernel_page_present(page));
+
+	unmapped_pages_free(page, 0);
+	KUNIT_EXPECT_EQ(test, pool_shrink_count(NULL, &sc), c.free + 1);
+	KUNIT_EXPECT_EQ(test, pool_shrink_scan(NULL, &sc), c.free + 1);
+	flush_work(&pool->collapse_work);
+	ua_read_counts(pool, &c);
+	KUNIT_EXPECT_EQ(test, c.blocks, 0);
+	KUNIT_EXPECT_TRUE(test, kernel_page_present(page));
+	KUNIT_EXPECT_EQ(test, pool_shrink_count(NULL, &sc), SHRINK_EMPTY);
+}
+
+/* Hibernation is refused while a pool holds memory. */
+static void ua_hibernation_refused(struct kunit *test)
+{
+	struct page *page;
+
+	ua_drained_local_pool(test);
+	KUNIT_EXPECT_FALSE(test, unmapped_alloc_active());
+	page = unmapped_pages_alloc(GFP_KERNEL, 0);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	KUNIT_EXPECT_TRUE(test, unmapped_alloc_active());
+	KUNIT_EXPECT_FALSE(test, hibernation_available());
+	unmapped_pages_free(page, 0);
+	KUNIT_EXPECT_TRUE(test, unmapped_alloc_active());
+	unmapped_alloc_drain();
+	KUNIT_EXPECT_FALSE(test, unmapped_alloc_active());
+}
+
+static struct kunit_case unmapped_alloc_cases[] = {
+	KUNIT_CASE(ua_alloc_free_every_order),
+	KUNIT_CASE(ua_zero_hides_previous_data),
+	KUNIT_CASE(ua_no_zero_leaves_contents),
+	KUNIT_CASE(ua_block_unmapped_in_place),
+	KUNIT_CASE(ua_fallback_block),
+	KUNIT_CASE(ua_node_selection),
+	KUNIT_CASE(ua_release_leaves_used_pages),
+	KUNIT_CASE(ua_hibernation_refused),
+	{}
+};
+
+static struct kunit_suite unmapped_alloc_suite = {
+	.name = "unmapped_alloc",
+	.test_cases = unmapped_alloc_cases,
+};
+kunit_test_suite(unmapped_alloc_suite);
