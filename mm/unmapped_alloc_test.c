@@ -8,7 +8,7 @@
 #include <linux/suspend.h>
 
 struct ua_counts {
-	unsigned long blocks, used, free, unmapped, restored, fallbacks;
+	unsigned long blocks, used, free, unmapped, restored, fallbacks, kept;
 };
 
 static void ua_read_counts(struct unmapped_pool *pool, struct ua_counts *c)
@@ -20,6 +20,7 @@ static void ua_read_counts(struct unmapped_pool *pool, struct ua_counts *c)
 	c->unmapped = pool->blocks_unmapped;
 	c->restored = pool->blocks_restored;
 	c->fallbacks = pool->fallbacks;
+	c->kept = pool->blocks_kept;
 	spin_unlock(&pool->lock);
 }
 
@@ -71,7 +72,8 @@ static void ua_alloc_free_every_order(struct kunit *test)
 	ua_read_counts(pool, &c);
 	KUNIT_EXPECT_EQ(test, c.blocks, 0);
 	KUNIT_EXPECT_EQ(test, c.free, 0);
-	KUNIT_EXPECT_EQ(test, c.restored, c.unmapped);
+	/* Every block taken was given back, or kept for poison. */
+	KUNIT_EXPECT_EQ(test, c.restored + c.kept, c.unmapped);
 }
 
 /*
@@ -293,6 +295,35 @@ static void ua_hibernation_refused(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, unmapped_alloc_active());
 }
 
+/*
+ * A block with a poisoned page is never mapped back nor given to the page
+ * allocator.  The poison is simulated by setting the flag, and the block
+ * stays out of the direct map for good, as it would after a real memory
+ * failure.
+ */
+static void ua_poisoned_block_is_kept(struct kunit *test)
+{
+	struct unmapped_pool *pool = ua_drained_local_pool(test);
+	struct ua_counts before, c;
+	struct page *page;
+
+	if (!IS_ENABLED(CONFIG_MEMORY_FAILURE))
+		kunit_skip(test, "CONFIG_MEMORY_FAILURE is off: no page is ever poisoned");
+
+	page = unmapped_pages_alloc(GFP_KERNEL, 0);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	SetPageHWPoison(page);
+	unmapped_pages_free(page, 0);
+	ua_read_counts(pool, &before);
+	unmapped_alloc_drain();
+
+	ua_read_counts(pool, &c);
+	KUNIT_EXPECT_EQ(test, c.blocks, 0);
+	KUNIT_EXPECT_EQ(test, c.kept, before.kept + 1);
+	KUNIT_EXPECT_EQ(test, c.restored, before.restored);
+	KUNIT_EXPECT_FALSE(test, kernel_page_present(page));
+}
+
 static struct kunit_case unmapped_alloc_cases[] = {
 	KUNIT_CASE(ua_alloc_free_every_order),
 	KUNIT_CASE(ua_zero_hides_previous_data),
@@ -302,6 +333,7 @@ static struct kunit_case unmapped_alloc_cases[] = {
 	KUNIT_CASE(ua_node_selection),
 	KUNIT_CASE(ua_release_leaves_used_pages),
 	KUNIT_CASE(ua_hibernation_refused),
+	KUNIT_CASE(ua_poisoned_block_is_kept),
 	{}
 };
 
