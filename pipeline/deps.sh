@@ -6,7 +6,7 @@ set -euo pipefail
 
 BACKPORTS_LIST=/etc/apt/sources.list.d/gmem-pool-bookworm-backports.sources
 PKGS=(linux-source-6.12 build-essential flex bison bc libelf-dev libssl-dev
-      ccache cpio kmod rsync xz-utils patch python3 util-linux)
+      ccache cpio kmod rsync xz-utils patch python3 util-linux libcap-dev)
 QEMU_PKG=qemu-system-x86
 QEMU_MIN_MAJOR=10
 
