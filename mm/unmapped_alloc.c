@@ -11,6 +11,12 @@
  * where possible, and it goes back to the page allocator.  The shrinker
  * and the debugfs "drain" file release blocks; nothing else does.
  *
+ * Every page of a block carries PG_unmapped_pool while the pool holds the
+ * block, so that a page freed by any path (folio_put() of a page cache
+ * folio, __free_pages()) comes back here from free_pages_prepare() rather
+ * than reaching the page allocator's lists.  A block is scrubbed when it
+ * is released: no data of the pool's users reaches the page allocator.
+ *
  * There is one pool per node with memory at boot, and a pool only holds
  * memory of its node.
  *
@@ -24,6 +30,7 @@
  */
 #include <linux/cacheflush.h>
 #include <linux/debugfs.h>
+#include <linux/highmem.h>
 #include <linux/list.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
@@ -88,6 +95,16 @@ static struct page *chunk_page(struct unmapped_block *block, unsigned long off)
 	return pfn_to_page(block->pfn + off);
 }
 
+/* The pool's counters and its node's vmstat gauges move together. */
+static void pool_account(struct unmapped_pool *pool, long free, long used)
+{
+	lockdep_assert_held(&pool->lock);
+	pool->pages_free += free;
+	pool->pages_used += used;
+	mod_node_page_state(NODE_DATA(pool->nid), NR_UNMAPPED_FREE, free);
+	mod_node_page_state(NODE_DATA(pool->nid), NR_UNMAPPED_USED, used);
+}
+
 static void add_free_chunk(struct unmapped_pool *pool,
 			   struct unmapped_block *block, unsigned long off,
 			   unsigned int order)
@@ -138,8 +155,7 @@ static struct page *take_chunk(struct unmapped_pool *pool, unsigned int order)
 	}
 	block->state[off] = CHUNK_USED | order;
 	block->nr_free -= 1UL << order;
-	pool->pages_free -= 1UL << order;
-	pool->pages_used += 1UL << order;
+	pool_account(pool, -(1L << order), 1L << order);
 	return page;
 }
 
@@ -150,8 +166,7 @@ static void put_chunk(struct unmapped_pool *pool, struct unmapped_block *block,
 	lockdep_assert_held(&pool->lock);
 	block->state[off] = 0;
 	block->nr_free += 1UL << order;
-	pool->pages_free += 1UL << order;
-	pool->pages_used -= 1UL << order;
+	pool_account(pool, 1L << order, -(1L << order));
 	while (order < block->order) {
 		unsigned long buddy = off ^ (1UL << order);
 
@@ -206,7 +221,7 @@ static struct page *refill_and_take(struct unmapped_pool *pool, gfp_t gfp,
 {
 	struct unmapped_block *block;
 	struct page *page = NULL;
-	unsigned long addr;
+	unsigned long addr, i;
 	unsigned int o;
 
 	block = kzalloc_node(sizeof(*block), gfp & GFP_RECLAIM_MASK, pool->nid);
@@ -232,6 +247,9 @@ static struct page *refill_and_take(struct unmapped_pool *pool, gfp_t gfp,
 	if (xa_err(xa_store(&blocks_by_pfn, block->pfn, block, gfp & GFP_RECLAIM_MASK)))
 		goto restore;
 	set_page_count(page, 0);
+	for (i = 0; i < (1UL << o); i++)
+		SetPageUnmappedPool(page + i);
+	count_vm_event(UNMAPPED_BLOCK_UNMAP);
 
 	spin_lock(&pool->lock);
 	list_add(&block->list, &pool->blocks);
@@ -239,7 +257,7 @@ static struct page *refill_and_take(struct unmapped_pool *pool, gfp_t gfp,
 	pool->blocks_unmapped++;
 	if (o < PMD_ORDER)
 		pool->fallbacks++;
-	pool->pages_free += 1UL << o;
+	pool_account(pool, 1L << o, 0);
 	add_free_chunk(pool, block, 0, o);
 	page = take_chunk(pool, order);
 	spin_unlock(&pool->lock);
@@ -283,15 +301,47 @@ static int zero_chunk(struct unmapped_pool *pool, struct page *page,
 	return ret;
 }
 
-static void free_to_pool(struct unmapped_pool *pool, struct page *page,
-			 unsigned int order)
+/*
+ * Give a chunk back to its pool after checking it is one: a page of a
+ * pool block, the head of a used chunk of @order.  @frozen: the caller
+ * already dropped the last reference; otherwise it holds the only one.
+ */
+static void pool_free(struct page *page, unsigned int order, bool frozen)
 {
+	unsigned long pfn = page_to_pfn(page);
 	struct unmapped_block *block;
+	struct unmapped_pool *pool;
+	const char *why;
+	u8 state = 0;
+
+	pool = order <= PMD_ORDER ? pools[page_to_nid(page)] : NULL;
+	if (WARN_ONCE(!pool, "unmapped_alloc: free of pfn %#lx order %u: no pool\n",
+		      pfn, order))
+		return;
+	if (WARN_ONCE(page_ref_count(page) != !frozen,
+		      "unmapped_alloc: free of pfn %#lx with reference count %d\n",
+		      pfn, page_ref_count(page)))
+		return;
 
 	spin_lock(&pool->lock);
-	block = find_block(page_to_pfn(page));
-	put_chunk(pool, block, page_to_pfn(page) - block->pfn, order);
+	block = find_block(pfn);
+	if (!block) {
+		why = "not from the pool";
+		goto bad;
+	}
+	state = block->state[pfn - block->pfn];
+	if (state != (CHUNK_USED | order)) {
+		why = (state & CHUNK_USED) ? "wrong order" : "not allocated";
+		goto bad;
+	}
+	set_page_count(page, 0);
+	put_chunk(pool, block, pfn - block->pfn, order);
 	spin_unlock(&pool->lock);
+	return;
+bad:
+	spin_unlock(&pool->lock);
+	WARN_ONCE(1, "unmapped_alloc: free of pfn %#lx order %u: %s (state %#x)\n",
+		  pfn, order, why, state);
 }
 
 /**
@@ -345,13 +395,35 @@ struct page *unmapped_pages_alloc_node(int nid, gfp_t gfp, unsigned int order)
 		return NULL;
 
 	if ((gfp & __GFP_ZERO) && zero_chunk(pool, page, order)) {
-		free_to_pool(pool, page, order);
+		pool_free(page, order, true);
 		return NULL;
 	}
 	set_page_count(page, 1);
 	return page;
 }
 EXPORT_SYMBOL_GPL(unmapped_pages_alloc_node);
+
+/**
+ * unmapped_folio_alloc - allocate a folio absent from the direct map
+ * @gfp: allocation flags, as for unmapped_pages_alloc_node()
+ * @order: must be 0 for now
+ *
+ * The folio comes from the local node's pool and returns to it when its
+ * last reference is dropped, e.g. after it left the page cache.
+ *
+ * Context: Process context; may sleep.
+ * Return: the folio, or NULL.
+ */
+struct folio *unmapped_folio_alloc(gfp_t gfp, unsigned int order)
+{
+	struct page *page;
+
+	if (WARN_ONCE(order, "unmapped_alloc: large folios are not supported yet\n"))
+		return NULL;
+	page = unmapped_pages_alloc_node(NUMA_NO_NODE, gfp & ~__GFP_COMP, 0);
+	return page ? page_folio(page) : NULL;
+}
+EXPORT_SYMBOL_GPL(unmapped_folio_alloc);
 
 /**
  * unmapped_pages_free - give pages back to their pool
@@ -367,42 +439,30 @@ EXPORT_SYMBOL_GPL(unmapped_pages_alloc_node);
  */
 void unmapped_pages_free(struct page *page, unsigned int order)
 {
-	unsigned long pfn = page_to_pfn(page);
-	struct unmapped_block *block;
-	struct unmapped_pool *pool;
-	const char *why;
-	u8 state = 0;
-
-	pool = order <= PMD_ORDER ? pools[page_to_nid(page)] : NULL;
-	if (WARN_ONCE(!pool, "unmapped_alloc: free of pfn %#lx order %u: no pool\n",
-		      pfn, order))
-		return;
-	if (WARN_ONCE(page_ref_count(page) != 1,
-		      "unmapped_alloc: free of pfn %#lx with reference count %d\n",
-		      pfn, page_ref_count(page)))
-		return;
-
-	spin_lock(&pool->lock);
-	block = find_block(pfn);
-	if (!block) {
-		why = "not from the pool";
-		goto bad;
-	}
-	state = block->state[pfn - block->pfn];
-	if (state != (CHUNK_USED | order)) {
-		why = (state & CHUNK_USED) ? "wrong order" : "not allocated";
-		goto bad;
-	}
-	set_page_count(page, 0);
-	put_chunk(pool, block, pfn - block->pfn, order);
-	spin_unlock(&pool->lock);
-	return;
-bad:
-	spin_unlock(&pool->lock);
-	WARN_ONCE(1, "unmapped_alloc: free of pfn %#lx order %u: %s (state %#x)\n",
-		  pfn, order, why, state);
+	pool_free(page, order, false);
 }
 EXPORT_SYMBOL_GPL(unmapped_pages_free);
+
+/*
+ * free_pages_prepare() found a pool page whose last reference is gone.
+ * Reset what the last user may have left in the struct pages, as the
+ * page allocator would, and give the chunk back.
+ */
+void unmapped_pool_free_frozen(struct page *page, unsigned int order)
+{
+	unsigned long i;
+
+	if (WARN_ONCE(PageCompound(page),
+		      "unmapped_alloc: compound page at pfn %#lx is not supported, leaked\n",
+		      page_to_pfn(page)))
+		return;
+	for (i = 0; i < (1UL << order); i++) {
+		page[i].flags &= ~PAGE_FLAGS_CHECK_AT_PREP;
+		SetPageUnmappedPool(page + i);
+	}
+	page_cpupid_reset_last(page);
+	pool_free(page, order, true);
+}
 
 /**
  * unmapped_alloc_active - whether any pool holds memory
@@ -440,7 +500,7 @@ static unsigned long take_free_blocks(struct unmapped_pool *pool,
 		xa_erase(&blocks_by_pfn, block->pfn);
 		list_move(&block->list, out);
 		pool->nr_blocks--;
-		pool->pages_free -= 1UL << block->order;
+		pool_account(pool, -(1L << block->order), 0);
 		pages += 1UL << block->order;
 	}
 	spin_unlock(&pool->lock);
@@ -455,6 +515,27 @@ static bool block_hwpoisoned(struct unmapped_block *block)
 		if (PageHWPoison(chunk_page(block, i)))
 			return true;
 	return false;
+}
+
+/*
+ * Map a block back and scrub it: the page allocator gets no data of the
+ * pool's users.  The flag goes last, so a block that stays unmapped also
+ * stays the pool's.
+ */
+static int restore_block(struct unmapped_block *block)
+{
+	struct page *page = chunk_page(block, 0);
+	unsigned long i;
+	int ret;
+
+	ret = map_back(page, block->order);
+	if (ret)
+		return ret;
+	for (i = 0; i < (1UL << block->order); i++) {
+		clear_highpage(page + i);
+		ClearPageUnmappedPool(page + i);
+	}
+	return 0;
 }
 
 /*
@@ -475,7 +556,7 @@ static void release_blocks(struct unmapped_pool *pool, struct list_head *blocks,
 
 		list_del(&block->list);
 		if (block_hwpoisoned(block) ||
-		    WARN_ONCE(map_back(page, block->order),
+		    WARN_ONCE(restore_block(block),
 			      "unmapped_alloc: pfn %#lx order %u stays unmapped\n",
 			      block->pfn, block->order)) {
 			kept++;
@@ -495,6 +576,7 @@ static void release_blocks(struct unmapped_pool *pool, struct list_head *blocks,
 			kfree(block);
 	}
 
+	count_vm_events(UNMAPPED_BLOCK_RESTORE, restored);
 	spin_lock(&pool->lock);
 	pool->blocks_restored += restored;
 	pool->blocks_kept += kept;

@@ -116,12 +116,17 @@ static void *ua_refill_after_pattern(struct kunit *test, struct page **pages,
 	return map;
 }
 
-static void ua_free_all(struct page **pages)
+static void ua_free_all_but_keep(struct page **pages)
 {
 	unsigned long i;
 
 	for (i = 0; i < BLOCK_PAGES; i++)
 		unmapped_pages_free(pages[i], 0);
+}
+
+static void ua_free_all(struct page **pages)
+{
+	ua_free_all_but_keep(pages);
 	unmapped_alloc_drain();
 }
 
@@ -324,6 +329,61 @@ static void ua_poisoned_block_is_kept(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, kernel_page_present(page));
 }
 
+/* Pages freed by the page allocator's own paths come back to the pool. */
+static void ua_generic_free_returns_to_pool(struct kunit *test)
+{
+	struct unmapped_pool *pool = ua_drained_local_pool(test);
+	struct ua_counts c;
+	struct folio *folio;
+	struct page *page;
+
+	folio = unmapped_folio_alloc(GFP_KERNEL, 0);
+	KUNIT_ASSERT_NOT_NULL(test, folio);
+	KUNIT_EXPECT_TRUE(test, folio_test_unmapped_pool(folio));
+	KUNIT_EXPECT_FALSE(test, kernel_page_present(&folio->page));
+	folio_mark_uptodate(folio);
+	folio_put(folio);
+	ua_read_counts(pool, &c);
+	KUNIT_EXPECT_EQ(test, c.used, 0);
+	KUNIT_EXPECT_EQ(test, c.free, c.blocks << PMD_ORDER);
+
+	page = unmapped_pages_alloc(GFP_KERNEL, 2);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	__free_pages(page, 2);
+	ua_read_counts(pool, &c);
+	KUNIT_EXPECT_EQ(test, c.used, 0);
+	KUNIT_EXPECT_FALSE(test, kernel_page_present(page));
+
+	unmapped_alloc_drain();
+	KUNIT_EXPECT_FALSE(test, PageUnmappedPool(page));
+	KUNIT_EXPECT_TRUE(test, kernel_page_present(page));
+}
+
+/* A released block is mapped back with no data left in it. */
+static void ua_release_scrubs(struct kunit *test)
+{
+	struct page **pages = kunit_kcalloc(test, BLOCK_PAGES, sizeof(*pages), GFP_KERNEL);
+	struct unmapped_block *block;
+	LIST_HEAD(blocks);
+	void *map;
+
+	KUNIT_ASSERT_NOT_NULL(test, pages);
+	map = ua_refill_after_pattern(test, pages, 0x3c, GFP_KERNEL);
+	vunmap(map);
+	ua_free_all_but_keep(pages);
+
+	/* Release's first step, then look before the page allocator does. */
+	KUNIT_ASSERT_EQ(test, take_free_blocks(pools[numa_mem_id()], &blocks, ULONG_MAX),
+			BLOCK_PAGES);
+	block = list_first_entry(&blocks, struct unmapped_block, list);
+	KUNIT_ASSERT_EQ(test, restore_block(block), 0);
+	KUNIT_EXPECT_PTR_EQ(test, memchr_inv(page_address(chunk_page(block, 0)), 0,
+					     BLOCK_PAGES * PAGE_SIZE), NULL);
+	KUNIT_EXPECT_FALSE(test, PageUnmappedPool(chunk_page(block, 0)));
+	/* The rest of the release; restoring again changes nothing. */
+	release_blocks(pools[numa_mem_id()], &blocks, true);
+}
+
 static struct kunit_case unmapped_alloc_cases[] = {
 	KUNIT_CASE(ua_alloc_free_every_order),
 	KUNIT_CASE(ua_zero_hides_previous_data),
@@ -334,6 +394,8 @@ static struct kunit_case unmapped_alloc_cases[] = {
 	KUNIT_CASE(ua_release_leaves_used_pages),
 	KUNIT_CASE(ua_hibernation_refused),
 	KUNIT_CASE(ua_poisoned_block_is_kept),
+	KUNIT_CASE(ua_generic_free_returns_to_pool),
+	KUNIT_CASE(ua_release_scrubs),
 	{}
 };
 

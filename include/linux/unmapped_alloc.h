@@ -6,11 +6,13 @@
 #include <linux/numa.h>
 #include <linux/types.h>
 
+struct folio;
 struct page;
 
 #ifdef CONFIG_UNMAPPED_ALLOC
 struct page *unmapped_pages_alloc_node(int nid, gfp_t gfp, unsigned int order);
 void unmapped_pages_free(struct page *page, unsigned int order);
+struct folio *unmapped_folio_alloc(gfp_t gfp, unsigned int order);
 bool unmapped_alloc_active(void);
 #else
 static inline struct page *unmapped_pages_alloc_node(int nid, gfp_t gfp,
@@ -21,6 +23,11 @@ static inline struct page *unmapped_pages_alloc_node(int nid, gfp_t gfp,
 
 static inline void unmapped_pages_free(struct page *page, unsigned int order)
 {
+}
+
+static inline struct folio *unmapped_folio_alloc(gfp_t gfp, unsigned int order)
+{
+	return NULL;
 }
 
 static inline bool unmapped_alloc_active(void)
