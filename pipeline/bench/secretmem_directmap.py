@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
 """Fault SIZE of memfd_secret memory page by page, close it, and print
-what that did to the direct map: DirectMap4k/2M/1G and the split and
-collapse counters, before, while mapped, and after close.
+what that did to the direct map: DirectMap4k/2M/1G, the split and
+collapse counters and the unmapped pool's counters, before, while
+mapped, after close and, where the unmapped pool exists, after draining
+it.
 
 usage: secretmem_directmap.py [SIZE_MIB]   (default 1024; secretmem is
 charged to RLIMIT_MEMLOCK as it is faulted: raise 'ulimit -l' first)
@@ -14,6 +16,8 @@ import sys
 
 NR_MEMFD_SECRET = 447  # x86_64
 PAGE = 4096
+DRAIN = "/sys/kernel/debug/unmapped_alloc/drain"
+VMSTAT_KEYS = ("direct_map_", "nr_unmapped_", "unmapped_block_")
 
 
 def snapshot():
@@ -26,7 +30,7 @@ def snapshot():
     with open("/proc/vmstat") as f:
         for line in f:
             key, val = line.split()
-            if key.startswith("direct_map_"):
+            if key.startswith(VMSTAT_KEYS):
                 snap[key] = int(val)
     return snap
 
@@ -48,12 +52,16 @@ def main():
     mapped = snapshot()
     mem.close()
     os.close(fd)
-    after = snapshot()
+    columns = [("before", before), ("mapped", mapped), ("after close", snapshot())]
+    if os.path.exists(DRAIN):
+        with open(DRAIN, "w") as f:
+            f.write("1\n")
+        columns.append(("after drain", snapshot()))
 
     print(f"secretmem, {mib} MiB faulted 4 KiB at a time")
-    print(f"{'':30}{'before':>12}{'mapped':>12}{'after close':>12}")
+    print(f"{'':30}" + "".join(f"{name:>13}" for name, _ in columns))
     for key in before:
-        print(f"{key:30}{before[key]:>12}{mapped[key]:>12}{after[key]:>12}")
+        print(f"{key:30}" + "".join(f"{snap[key]:>13}" for _, snap in columns))
 
 
 if __name__ == "__main__":
