@@ -625,6 +625,11 @@ static unsigned long unmapped_alloc_drain(void)
 	unsigned long pages = 0;
 	int nid;
 
+	/*
+	 * Page cache folios (secretmem's) that left their file may still be
+	 * held by per-CPU LRU batches: let those go first.
+	 */
+	lru_add_drain_all();
 	for_each_node(nid)
 		if (pools[nid])
 			pages += drain_pool(pools[nid]);

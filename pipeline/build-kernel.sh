@@ -97,10 +97,12 @@ build_selftests()
 				OUTPUT="$KST/$dir" CC="ccache gcc" \
 				KHDR_INCLUDES="-isystem $KOBJ/usr/include" $targets
 	done
-	# The mm selftests probe for libraries into their source directory.
-	rm -f "$KSRC"/tools/testing/selftests/mm/local_config.{h,mk}
 	log "selftests built in $((SECONDS - start))s"
 }
+
+# The mm selftests probe for libraries by writing these into their source
+# directory; remove them however the build ends.
+trap 'rm -f "$KSRC"/tools/testing/selftests/mm/local_config.{h,mk}' EXIT
 
 take_cache_lock
 mkdir -p "$CCACHE_DIR"

@@ -14,6 +14,8 @@ is_junk()
 {
 	case "$1" in
 	*.orig|*.rej|*~|*.swp|*.o|*.cmd|*/.*.swp|*/.#*) return 0 ;;
+	# Written by the mm selftests' Makefile into its source directory.
+	tools/testing/selftests/mm/local_config.*) return 0 ;;
 	esac
 	return 1
 }

@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * secretmem on the unmapped page pool, seen from userspace: faulting
+ * memfd_secret memory takes whole 2 MiB blocks out of the direct map
+ * without splitting it into 4 KiB pages; closing gives the pages back to
+ * the pool; draining the pool puts the direct map back as it was.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "../kselftest.h"
+
+#define POOL_DIR	"/sys/kernel/debug/unmapped_alloc"
+#define SIZE_MIB	1024UL
+#define PAGE		4096UL
+
+struct snapshot {
+	long dm4k, dm2m, dm1g;		/* kB, /proc/meminfo */
+	long splits2, splits3;		/* /proc/vmstat */
+	long used, free, blocks;	/* the pool's exact counters, all nodes */
+};
+
+static long file_value(const char *path, const char *key)
+{
+	char line[256];
+	size_t len = strlen(key);
+	long sum = -1;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		ksft_exit_fail_msg("open %s: %s\n", path, strerror(errno));
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, key, len) || (line[len] != ' ' && line[len] != ':'))
+			continue;
+		sum = (sum < 0 ? 0 : sum) + atol(line + len + 1);
+	}
+	fclose(f);
+	if (sum < 0)
+		ksft_exit_fail_msg("no %s in %s\n", key, path);
+	return sum;
+}
+
+static void take_snapshot(struct snapshot *s)
+{
+	s->dm4k = file_value("/proc/meminfo", "DirectMap4k");
+	s->dm2m = file_value("/proc/meminfo", "DirectMap2M");
+	s->dm1g = file_value("/proc/meminfo", "DirectMap1G");
+	s->splits2 = file_value("/proc/vmstat", "direct_map_level2_splits");
+	s->splits3 = file_value("/proc/vmstat", "direct_map_level3_splits");
+	s->used = file_value(POOL_DIR "/stats", "pages_used");
+	s->free = file_value(POOL_DIR "/stats", "pages_free");
+	s->blocks = file_value(POOL_DIR "/stats", "blocks");
+}
+
+static void drain_pool(void)
+{
+	int fd = open(POOL_DIR "/drain", O_WRONLY);
+
+	if (fd < 0 || write(fd, "1", 1) != 1)
+		ksft_exit_fail_msg("%s: %s\n", POOL_DIR "/drain", strerror(errno));
+	close(fd);
+}
+
+static void expect(bool ok, const char *what, long expected, long got)
+{
+	if (ok)
+		ksft_test_result_pass("%s\n", what);
+	else
+		ksft_test_result_fail("%s: expected %ld, got %ld\n", what, expected, got);
+}
+
+int main(void)
+{
+	struct rlimit unlimited = { RLIM_INFINITY, RLIM_INFINITY };
+	unsigned long size = SIZE_MIB << 20, npages = size / PAGE, off;
+	struct snapshot before, mapped, drained;
+	char *mem;
+	int fd;
+
+	ksft_print_header();
+	if (access(POOL_DIR "/drain", W_OK))
+		ksft_exit_skip("no %s (CONFIG_UNMAPPED_ALLOC, debugfs, root)\n", POOL_DIR);
+	ksft_set_plan(7);
+
+	/* secretmem is charged to RLIMIT_MEMLOCK as it is faulted. */
+	if (setrlimit(RLIMIT_MEMLOCK, &unlimited))
+		ksft_exit_fail_msg("setrlimit: %s\n", strerror(errno));
+
+	drain_pool();
+	take_snapshot(&before);
+	if (before.blocks)
+		ksft_exit_fail_msg("the pool holds %ld blocks after a drain: in use\n",
+				   before.blocks);
+
+	fd = syscall(__NR_memfd_secret, 0);
+	if (fd < 0)
+		ksft_exit_fail_msg("memfd_secret: %s\n", strerror(errno));
+	if (ftruncate(fd, size))
+		ksft_exit_fail_msg("ftruncate: %s\n", strerror(errno));
+	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (mem == MAP_FAILED)
+		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
+	for (off = 0; off < size; off += PAGE)
+		mem[off] = 1;
+	take_snapshot(&mapped);
+
+	expect(mapped.used == (long)npages, "every faulted page is a pool page",
+	       npages, mapped.used);
+	expect(mapped.splits2 == before.splits2,
+	       "no 2M page of the direct map was split into 4K pages",
+	       before.splits2, mapped.splits2);
+	expect(mapped.dm4k == before.dm4k, "DirectMap4k did not grow",
+	       before.dm4k, mapped.dm4k);
+
+	munmap(mem, size);
+	close(fd);
+	/* Drain also empties the per-CPU LRU batches that may hold folios. */
+	drain_pool();
+	take_snapshot(&drained);
+	expect(drained.used == 0, "closing gave every page back to the pool",
+	       0, drained.used);
+	expect(drained.blocks == 0, "drain releases every block", 0, drained.blocks);
+	expect(drained.dm2m == before.dm2m && drained.dm1g == before.dm1g,
+	       "DirectMap2M and DirectMap1G are back to their values before",
+	       before.dm1g, drained.dm1g);
+	expect(drained.dm4k == before.dm4k, "DirectMap4k is back to its value before",
+	       before.dm4k, drained.dm4k);
+
+	ksft_finished();
+}
