@@ -98,6 +98,19 @@ static void dm_expect_counts_restored(struct kunit *test, struct dm_counts *befo
 				    "direct-map page count of level %d", l);
 }
 
+/* Collapse events since @before; they only count once the system runs. */
+static void dm_expect_collapses(struct kunit *test, struct dm_counts *before,
+				unsigned long pmds, unsigned long puds)
+{
+	struct dm_counts after;
+
+	if (!dm_events_counted())
+		return;
+	dm_read_counts(test, &after);
+	KUNIT_EXPECT_EQ(test, after.collapses2, before->collapses2 + pmds);
+	KUNIT_EXPECT_EQ(test, after.collapses3, before->collapses3 + puds);
+}
+
 /*
  * A whole, aligned 2M block leaves and re-enters the direct map in place;
  * a 1G page around it is split into 2M pages only, and collapses again.
@@ -135,12 +148,7 @@ static void dm_unmap_block_in_place(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, dm_level(page, &present), level);
 	KUNIT_EXPECT_TRUE(test, present);
 	dm_expect_counts_restored(test, &before);
-	if (dm_events_counted()) {
-		dm_read_counts(test, &after);
-		KUNIT_EXPECT_EQ(test, after.collapses2, before.collapses2);
-		KUNIT_EXPECT_EQ(test, after.collapses3,
-				before.collapses3 + (level == PG_LEVEL_1G));
-	}
+	dm_expect_collapses(test, &before, 0, level == PG_LEVEL_1G);
 	__free_pages(page, PMD_ORDER);
 }
 
@@ -149,7 +157,7 @@ static void dm_split_then_collapse(struct kunit *test)
 {
 	int level = *(const int *)test->param_value;
 	struct page *page = dm_alloc_block(test, level);
-	struct dm_counts before, split, after;
+	struct dm_counts before, split;
 	bool present;
 
 	dm_read_counts(test, &before);
@@ -175,12 +183,7 @@ static void dm_split_then_collapse(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, dm_level(page + 7, &present), level);
 	KUNIT_EXPECT_TRUE(test, present);
 	dm_expect_counts_restored(test, &before);
-	if (dm_events_counted()) {
-		dm_read_counts(test, &after);
-		KUNIT_EXPECT_EQ(test, after.collapses2, before.collapses2 + 1);
-		KUNIT_EXPECT_EQ(test, after.collapses3,
-				before.collapses3 + (level == PG_LEVEL_1G));
-	}
+	dm_expect_collapses(test, &before, 1, level == PG_LEVEL_1G);
 	__free_pages(page, PMD_ORDER);
 }
 
