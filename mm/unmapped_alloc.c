@@ -30,8 +30,10 @@
  */
 #include <linux/cacheflush.h>
 #include <linux/debugfs.h>
+#include <linux/fault-inject.h>
 #include <linux/highmem.h>
 #include <linux/list.h>
+#include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
 #include <linux/nodemask.h>
@@ -89,6 +91,12 @@ struct unmapped_pool {
 
 static struct unmapped_pool *pools[MAX_NUMNODES];
 static DEFINE_XARRAY(blocks_by_pfn);
+
+/*
+ * Fault injection for the steps that can fail when the pool takes a block
+ * or zeroes a chunk: each step checks it once.
+ */
+static DECLARE_FAULT_ATTR(fail_unmapped_alloc);
 
 static struct page *chunk_page(struct unmapped_block *block, unsigned long off)
 {
@@ -229,7 +237,8 @@ static struct page *refill_and_take(struct unmapped_pool *pool, gfp_t gfp,
 		return NULL;
 
 	for (o = max(max_order, order); ; o--) {
-		page = alloc_pages_node(pool->nid, block_gfp(gfp, o == order), o);
+		if (!should_fail(&fail_unmapped_alloc, PAGE_SIZE << o))
+			page = alloc_pages_node(pool->nid, block_gfp(gfp, o == order), o);
 		if (page || o == order)
 			break;
 	}
@@ -237,14 +246,16 @@ static struct page *refill_and_take(struct unmapped_pool *pool, gfp_t gfp,
 		goto free_block;
 
 	addr = (unsigned long)page_address(page);
-	if (set_direct_map_valid_noflush(page, 1U << o, false))
+	if (should_fail(&fail_unmapped_alloc, PAGE_SIZE << o) ||
+	    set_direct_map_valid_noflush(page, 1U << o, false))
 		goto restore;
 	flush_tlb_kernel_range(addr, addr + (PAGE_SIZE << o));
 
 	block->pfn = page_to_pfn(page);
 	block->order = o;
 	block->nr_free = 1UL << o;
-	if (xa_err(xa_store(&blocks_by_pfn, block->pfn, block, gfp & GFP_RECLAIM_MASK)))
+	if (should_fail(&fail_unmapped_alloc, PAGE_SIZE << o) ||
+	    xa_err(xa_store(&blocks_by_pfn, block->pfn, block, gfp & GFP_RECLAIM_MASK)))
 		goto restore;
 	set_page_count(page, 0);
 	for (i = 0; i < (1UL << o); i++)
@@ -287,6 +298,8 @@ static int zero_chunk(struct unmapped_pool *pool, struct page *page,
 	unsigned long i;
 	int ret;
 
+	if (should_fail(&fail_unmapped_alloc, PAGE_SIZE << order))
+		return -ENOMEM;
 	mutex_lock(&pool->zero_lock);
 	for (i = 0; i < (1UL << order); i++)
 		pool->zero_pages[i] = page + i;
@@ -301,47 +314,62 @@ static int zero_chunk(struct unmapped_pool *pool, struct page *page,
 	return ret;
 }
 
+static struct unmapped_pool *page_pool(struct page *page, unsigned int order)
+{
+	struct unmapped_pool *pool = order <= PMD_ORDER ? pools[page_to_nid(page)] : NULL;
+
+	WARN_ONCE(!pool, "unmapped_alloc: free of pfn %#lx order %u: no pool\n",
+		  page_to_pfn(page), order);
+	return pool;
+}
+
 /*
- * Give a chunk back to its pool after checking it is one: a page of a
- * pool block, the head of a used chunk of @order.  @frozen: the caller
- * already dropped the last reference; otherwise it holds the only one.
+ * The block in which @page heads a used chunk of @order, or NULL after a
+ * warning: the page is not from the pool, or this is a double free or a
+ * free with the wrong order.
  */
-static void pool_free(struct page *page, unsigned int order, bool frozen)
+static struct unmapped_block *used_chunk_block(struct unmapped_pool *pool,
+					       struct page *page,
+					       unsigned int order)
 {
 	unsigned long pfn = page_to_pfn(page);
 	struct unmapped_block *block;
-	struct unmapped_pool *pool;
 	const char *why;
 	u8 state = 0;
 
-	pool = order <= PMD_ORDER ? pools[page_to_nid(page)] : NULL;
-	if (WARN_ONCE(!pool, "unmapped_alloc: free of pfn %#lx order %u: no pool\n",
-		      pfn, order))
-		return;
-	if (WARN_ONCE(page_ref_count(page) != !frozen,
-		      "unmapped_alloc: free of pfn %#lx with reference count %d\n",
-		      pfn, page_ref_count(page)))
-		return;
-
-	spin_lock(&pool->lock);
+	lockdep_assert_held(&pool->lock);
 	block = find_block(pfn);
 	if (!block) {
 		why = "not from the pool";
-		goto bad;
-	}
-	state = block->state[pfn - block->pfn];
-	if (state != (CHUNK_USED | order)) {
+	} else {
+		state = block->state[pfn - block->pfn];
+		if (state == (CHUNK_USED | order))
+			return block;
 		why = (state & CHUNK_USED) ? "wrong order" : "not allocated";
-		goto bad;
 	}
-	set_page_count(page, 0);
-	put_chunk(pool, block, pfn - block->pfn, order);
-	spin_unlock(&pool->lock);
-	return;
-bad:
-	spin_unlock(&pool->lock);
 	WARN_ONCE(1, "unmapped_alloc: free of pfn %#lx order %u: %s (state %#x)\n",
 		  pfn, order, why, state);
+	return NULL;
+}
+
+/* Give a used chunk whose last reference is gone back to its pool. */
+static void pool_free(struct page *page, unsigned int order)
+{
+	struct unmapped_pool *pool = page_pool(page, order);
+	struct unmapped_block *block;
+
+	if (!pool)
+		return;
+	if (WARN_ONCE(page_ref_count(page),
+		      "unmapped_alloc: free of pfn %#lx with reference count %d\n",
+		      page_to_pfn(page), page_ref_count(page)))
+		return;
+
+	spin_lock(&pool->lock);
+	block = used_chunk_block(pool, page, order);
+	if (block)
+		put_chunk(pool, block, page_to_pfn(page) - block->pfn, order);
+	spin_unlock(&pool->lock);
 }
 
 /**
@@ -356,12 +384,15 @@ bad:
  * it they hold whatever the pool's previous user left there, which is
  * what callers whose memory is initialised by firmware want.  The reclaim
  * and warning modifiers of @gfp (__GFP_NORETRY, __GFP_NOWARN, ...) apply
- * when the pool takes memory from the page allocator.  __GFP_COMP and
- * __GFP_ACCOUNT are not supported yet and make the call fail.
+ * when the pool takes memory from the page allocator.  __GFP_ACCOUNT
+ * charges the pages to the current memory cgroup, and the call fails when
+ * the charge does; __GFP_COMP makes a compound page, as alloc_pages()
+ * does.
  *
- * The first page has a reference count of one, like alloc_pages() without
- * __GFP_COMP; the pages go back with unmapped_pages_free() and the same
- * @order, never to the page allocator.
+ * The first page has a reference count of one, as from alloc_pages().
+ * The pages go back with unmapped_pages_free() and the same @order, or
+ * when the last reference is dropped (put_page(), folio_put()): they
+ * return to the pool either way, never to the page allocator.
  *
  * Context: Process context.  May sleep: it allocates memory, changes the
  * direct map and flushes TLBs on all CPUs.
@@ -374,9 +405,6 @@ struct page *unmapped_pages_alloc_node(int nid, gfp_t gfp, unsigned int order)
 
 	if (WARN_ONCE(order > PMD_ORDER, "unmapped_alloc: order %u above %u\n",
 		      order, PMD_ORDER))
-		return NULL;
-	if (WARN_ONCE(gfp & (__GFP_COMP | __GFP_ACCOUNT),
-		      "unmapped_alloc: __GFP_COMP and __GFP_ACCOUNT are not supported\n"))
 		return NULL;
 	might_sleep();
 
@@ -395,73 +423,92 @@ struct page *unmapped_pages_alloc_node(int nid, gfp_t gfp, unsigned int order)
 		return NULL;
 
 	if ((gfp & __GFP_ZERO) && zero_chunk(pool, page, order)) {
-		pool_free(page, order, true);
+		pool_free(page, order);
 		return NULL;
 	}
 	set_page_count(page, 1);
+	if ((gfp & __GFP_COMP) && order)
+		prep_compound_page(page, order);
+	/* The page allocator does the same: a failed charge frees the pages. */
+	if ((gfp & __GFP_ACCOUNT) && memcg_kmem_charge_page(page, gfp, order)) {
+		__free_pages(page, order);
+		return NULL;
+	}
 	return page;
 }
 EXPORT_SYMBOL_GPL(unmapped_pages_alloc_node);
 
 /**
- * unmapped_folio_alloc - allocate a folio absent from the direct map
+ * unmapped_folio_alloc_node - allocate a folio absent from the direct map
+ * @nid: node, or NUMA_NO_NODE for the local node
  * @gfp: allocation flags, as for unmapped_pages_alloc_node()
- * @order: must be 0 for now
+ * @order: log2 of the number of pages, at most PMD_ORDER
  *
- * The folio comes from the local node's pool and returns to it when its
- * last reference is dropped, e.g. after it left the page cache.
+ * The folio, large when @order is not 0, comes from @nid's pool and
+ * returns to it when its last reference is dropped, e.g. after it left
+ * the page cache.  A folio added to the page cache is charged to a memory
+ * cgroup there: do not pass __GFP_ACCOUNT for one.
  *
  * Context: Process context; may sleep.
  * Return: the folio, or NULL.
  */
-struct folio *unmapped_folio_alloc(gfp_t gfp, unsigned int order)
+struct folio *unmapped_folio_alloc_node(int nid, gfp_t gfp, unsigned int order)
 {
-	struct page *page;
+	struct page *page = unmapped_pages_alloc_node(nid, gfp | __GFP_COMP, order);
 
-	if (WARN_ONCE(order, "unmapped_alloc: large folios are not supported yet\n"))
-		return NULL;
-	page = unmapped_pages_alloc_node(NUMA_NO_NODE, gfp & ~__GFP_COMP, 0);
-	return page ? page_folio(page) : NULL;
+	return page_rmappable_folio(page);
 }
-EXPORT_SYMBOL_GPL(unmapped_folio_alloc);
+EXPORT_SYMBOL_GPL(unmapped_folio_alloc_node);
 
 /**
  * unmapped_pages_free - give pages back to their pool
  * @page: first page, as returned by unmapped_pages_alloc_node()
  * @order: the order it was allocated with
  *
- * The caller must hold the only reference.  The pages stay out of the
- * direct map, in the pool, until the pool releases their whole block.
- * A page that is not from a pool, a double free or a wrong order is
- * refused with a warning and the pages are left alone.
+ * The caller must hold the only reference.  The pages go through the
+ * page allocator's checks on freeing (and a memory cgroup uncharge) and
+ * stay out of the direct map, in the pool, until the pool releases their
+ * whole block.  A page that is not from a pool, a double free or a wrong
+ * order is refused with a warning and the pages are left alone.
  *
  * Context: Any context that may take a spinlock.
  */
 void unmapped_pages_free(struct page *page, unsigned int order)
 {
-	pool_free(page, order, false);
+	struct unmapped_pool *pool = page_pool(page, order);
+	struct unmapped_block *block;
+
+	if (!pool)
+		return;
+	if (WARN_ONCE(page_ref_count(page) != 1,
+		      "unmapped_alloc: free of pfn %#lx with reference count %d\n",
+		      page_to_pfn(page), page_ref_count(page)))
+		return;
+	/* Checked first: a wrong order would reset other users' pages. */
+	spin_lock(&pool->lock);
+	block = used_chunk_block(pool, page, order);
+	spin_unlock(&pool->lock);
+	if (block)
+		__free_pages(page, order);
 }
 EXPORT_SYMBOL_GPL(unmapped_pages_free);
 
 /*
- * free_pages_prepare() found a pool page whose last reference is gone.
- * Reset what the last user may have left in the struct pages, as the
- * page allocator would, and give the chunk back.
+ * free_pages_prepare() found a pool page whose last reference is gone,
+ * checked it and took a compound page apart.  Reset the head's flags as
+ * the page allocator would, mark every page as the pool's again (the
+ * tails' flags were cleared) and give the chunk back.
  */
 void unmapped_pool_free_frozen(struct page *page, unsigned int order)
 {
 	unsigned long i;
 
-	if (WARN_ONCE(PageCompound(page),
-		      "unmapped_alloc: compound page at pfn %#lx is not supported, leaked\n",
-		      page_to_pfn(page)))
-		return;
-	for (i = 0; i < (1UL << order); i++) {
-		page[i].flags &= ~PAGE_FLAGS_CHECK_AT_PREP;
-		SetPageUnmappedPool(page + i);
-	}
+	page->flags &= ~PAGE_FLAGS_CHECK_AT_PREP;
+	page->private = 0;
 	page_cpupid_reset_last(page);
-	pool_free(page, order, true);
+	for (i = 0; i < (1UL << order); i++)
+		SetPageUnmappedPool(page + i);
+	pool_free(page, order);
 }
 
 /**
@@ -754,6 +801,7 @@ static int __init unmapped_alloc_init(void)
 	dir = debugfs_create_dir("unmapped_alloc", NULL);
 	debugfs_create_file("stats", 0400, dir, NULL, &stats_fops);
 	debugfs_create_file("drain", 0200, dir, NULL, &drain_fops);
+	fault_create_debugfs_attr("fail_unmapped_alloc", dir, &fail_unmapped_alloc);
 	return 0;
 }
 subsys_initcall(unmapped_alloc_init);

@@ -5,6 +5,7 @@
  * the pools; nothing else allocates from them while the suite runs.
  */
 #include <kunit/test.h>
+#include <linux/cgroup.h>
 #include <linux/suspend.h>
 
 struct ua_counts {
@@ -301,10 +302,11 @@ static void ua_hibernation_refused(struct kunit *test)
 }
 
 /*
- * A block with a poisoned page is never mapped back nor given to the page
- * allocator.  The poison is simulated by setting the flag, and the block
- * stays out of the direct map for good, as it would after a real memory
- * failure.
+ * A block with a poisoned free page is never mapped back nor given to the
+ * page allocator.  The poison is simulated by setting the flag, as
+ * memory_failure() does on a page nobody holds, and the block stays out of
+ * the direct map for good.  (A poisoned page that is freed while in use
+ * never comes back: free_pages_prepare() isolates it first.)
  */
 static void ua_poisoned_block_is_kept(struct kunit *test)
 {
@@ -317,8 +319,8 @@ static void ua_poisoned_block_is_kept(struct kunit *test)
 
 	page = unmapped_pages_alloc(GFP_KERNEL, 0);
 	KUNIT_ASSERT_NOT_NULL(test, page);
-	SetPageHWPoison(page);
 	unmapped_pages_free(page, 0);
+	SetPageHWPoison(page);
 	ua_read_counts(pool, &before);
 	unmapped_alloc_drain();
 
@@ -384,6 +386,241 @@ static void ua_release_scrubs(struct kunit *test)
 	release_blocks(pools[numa_mem_id()], &blocks, true);
 }
 
+/* Large folios and compound pages come back whole, freed either way. */
+static void ua_compound_pages(struct kunit *test)
+{
+	struct unmapped_pool *pool = ua_drained_local_pool(test);
+	struct ua_counts c;
+	struct folio *folio;
+	struct page *page;
+	unsigned long i;
+
+	folio = unmapped_folio_alloc(GFP_KERNEL, PMD_ORDER);
+	KUNIT_ASSERT_NOT_NULL(test, folio);
+	KUNIT_EXPECT_EQ(test, folio_order(folio), PMD_ORDER);
+	KUNIT_EXPECT_TRUE(test, folio_test_large_rmappable(folio));
+	KUNIT_EXPECT_FALSE(test, kernel_page_present(folio_page(folio, BLOCK_PAGES - 1)));
+	ua_read_counts(pool, &c);
+	KUNIT_EXPECT_EQ(test, c.used, BLOCK_PAGES);
+	page = &folio->page;
+	folio_put(folio);
+	ua_read_counts(pool, &c);
+	KUNIT_EXPECT_EQ(test, c.used, 0);
+	KUNIT_EXPECT_FALSE(test, PageHead(page));
+	for (i = 1; i < BLOCK_PAGES; i++)
+		if (PageTail(page + i) || !PageUnmappedPool(page + i))
+			break;
+	KUNIT_EXPECT_EQ_MSG(test, i, BLOCK_PAGES, "page %lu is a tail or left the pool", i);
+
+	page = unmapped_pages_alloc(GFP_KERNEL | __GFP_COMP, 3);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	KUNIT_EXPECT_TRUE(test, PageHead(page));
+	KUNIT_EXPECT_EQ(test, compound_order(page), 3);
+	unmapped_pages_free(page, 3);
+	ua_read_counts(pool, &c);
+	KUNIT_EXPECT_EQ(test, c.used, 0);
+	KUNIT_EXPECT_FALSE(test, PageHead(page));
+	KUNIT_EXPECT_FALSE(test, PageTail(page + 7));
+
+	unmapped_alloc_drain();
+	ua_read_counts(pool, &c);
+	KUNIT_EXPECT_EQ(test, c.blocks, 0);
+}
+
+/*
+ * The memory cgroup the suite charges, made by the test runner with a
+ * small memory.max; none at boot.
+ */
+#ifdef CONFIG_MEMCG
+static struct mem_cgroup *ua_test_memcg(void)
+{
+	struct mem_cgroup *memcg = NULL;
+	char name[16];
+
+	while ((memcg = mem_cgroup_iter(NULL, memcg, NULL))) {
+		if (mem_cgroup_is_root(memcg))
+			continue;
+		cgroup_name(memcg->css.cgroup, name, sizeof(name));
+		if (!strcmp(name, "kunit")) {
+			css_get(&memcg->css);
+			mem_cgroup_iter_break(NULL, memcg);
+			return memcg;
+		}
+	}
+	return NULL;
+}
+#else
+static struct mem_cgroup *ua_test_memcg(void)
+{
+	return NULL;
+}
+#endif
+
+#define UA_MEMCG_TRIES 32
+
+/* __GFP_ACCOUNT charges the cgroup; a failed charge gives the pages back. */
+static void ua_account_charges_memcg(struct kunit *test)
+{
+	struct unmapped_pool *pool = ua_drained_local_pool(test);
+	struct page **pages, *page;
+	struct mem_cgroup *memcg, *old;
+	unsigned int n = 0;
+	struct ua_counts c;
+
+	pages = kunit_kcalloc(test, UA_MEMCG_TRIES, sizeof(*pages), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, pages);
+	memcg = ua_test_memcg();
+	if (!memcg) {
+		/*
+		 * At boot only the root cgroup exists, and it is never
+		 * charged.  (Not a skip: KUnit in 6.12 never runs a case that
+		 * skipped once again, so the run after boot would skip too.)
+		 */
+		kunit_info(test, "no memory cgroup \"kunit\": uncharged path only\n");
+		page = unmapped_pages_alloc(GFP_KERNEL_ACCOUNT, 2);
+		KUNIT_ASSERT_NOT_NULL(test, page);
+		KUNIT_EXPECT_FALSE(test, PageMemcgKmem(page));
+		unmapped_pages_free(page, 2);
+		unmapped_alloc_drain();
+		return;
+	}
+
+	old = set_active_memcg(memcg);
+	page = unmapped_pages_alloc(GFP_KERNEL_ACCOUNT, 2);
+	KUNIT_EXPECT_NOT_NULL(test, page);
+	if (page) {
+		KUNIT_EXPECT_TRUE(test, PageMemcgKmem(page));
+		rcu_read_lock();
+		KUNIT_EXPECT_PTR_EQ(test, folio_memcg(page_folio(page)), memcg);
+		rcu_read_unlock();
+		unmapped_pages_free(page, 2);
+		KUNIT_EXPECT_FALSE(test, PageMemcgKmem(page));
+	}
+
+	/* The cgroup's memory.max is a few 2M blocks. */
+	while (n < UA_MEMCG_TRIES) {
+		page = unmapped_pages_alloc(GFP_KERNEL_ACCOUNT | __GFP_NORETRY | __GFP_NOWARN,
+					    PMD_ORDER);
+		if (!page)
+			break;
+		pages[n++] = page;
+	}
+	set_active_memcg(old);
+	mem_cgroup_put(memcg);
+
+	KUNIT_EXPECT_LT_MSG(test, n, UA_MEMCG_TRIES, "memory.max never stopped a charge");
+	ua_read_counts(pool, &c);
+	KUNIT_EXPECT_EQ(test, c.used, (unsigned long)n << PMD_ORDER);
+	KUNIT_EXPECT_GE_MSG(test, c.free, BLOCK_PAGES,
+			    "the block of the failed charge is not back in the pool");
+	while (n)
+		unmapped_pages_free(pages[--n], PMD_ORDER);
+	ua_read_counts(pool, &c);
+	KUNIT_EXPECT_EQ(test, c.used, 0);
+	unmapped_alloc_drain();
+}
+
+#ifdef CONFIG_FAULT_INJECTION
+/* Fail the @nth check of fail_unmapped_alloc from now, once; 0: every one. */
+static void ua_fail_nth(unsigned long nth)
+{
+	fail_unmapped_alloc.verbose = 0;
+	fail_unmapped_alloc.count = 0;
+	fail_unmapped_alloc.interval = nth ? nth : 1;
+	atomic_set(&fail_unmapped_alloc.times, nth ? 1 : -1);
+	fail_unmapped_alloc.probability = 100;
+}
+
+static void ua_fail_none(void)
+{
+	fail_unmapped_alloc.probability = 0;
+	fail_unmapped_alloc.interval = 1;
+	atomic_set(&fail_unmapped_alloc.times, 1);
+}
+#else
+static void ua_fail_nth(unsigned long nth)
+{
+}
+
+static void ua_fail_none(void)
+{
+}
+#endif
+
+/*
+ * A failure at each step of taking a block (page allocation, direct map
+ * change, block lookup) returns NULL and leaves no block behind; a failed
+ * zeroing leaves the block free in the pool.
+ */
+static void ua_alloc_failures(struct kunit *test)
+{
+	static const char * const step[] = {
+		"", "page allocation", "direct map change", "block lookup", "zeroing",
+	};
+	struct unmapped_pool *pool = ua_drained_local_pool(test);
+	unsigned long *ev, splits;
+	struct ua_counts before, c;
+	struct page *page;
+	int nth;
+
+	if (!IS_ENABLED(CONFIG_FAULT_INJECTION))
+		kunit_skip(test, "CONFIG_FAULT_INJECTION is off");
+	ev = kunit_kcalloc(test, NR_VM_EVENT_ITEMS, sizeof(*ev), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, ev);
+
+	for (nth = 1; nth < ARRAY_SIZE(step); nth++) {
+		ua_read_counts(pool, &before);
+		all_vm_events(ev);
+		splits = ev[DIRECT_MAP_LEVEL2_SPLIT];
+		ua_fail_nth(nth);
+		page = unmapped_pages_alloc(GFP_KERNEL | __GFP_ZERO, PMD_ORDER);
+		ua_fail_none();
+		KUNIT_EXPECT_NULL_MSG(test, page, "%s failed", step[nth]);
+		if (page) {
+			unmapped_pages_free(page, PMD_ORDER);
+			unmapped_alloc_drain();
+			continue;
+		}
+		ua_read_counts(pool, &c);
+		all_vm_events(ev);
+		KUNIT_EXPECT_EQ_MSG(test, c.used, 0, "%s failed", step[nth]);
+		KUNIT_EXPECT_EQ_MSG(test, ev[DIRECT_MAP_LEVEL2_SPLIT], splits,
+				    "%s failed", step[nth]);
+		if (strcmp(step[nth], "zeroing")) {
+			KUNIT_EXPECT_EQ_MSG(test, c.blocks, 0, "%s failed", step[nth]);
+			KUNIT_EXPECT_EQ_MSG(test, c.unmapped, before.unmapped, "%s failed",
+					    step[nth]);
+			KUNIT_EXPECT_TRUE_MSG(test, xa_empty(&blocks_by_pfn), "%s failed",
+					      step[nth]);
+		} else {
+			KUNIT_EXPECT_EQ(test, c.blocks, 1);
+			KUNIT_EXPECT_EQ(test, c.free, BLOCK_PAGES);
+		}
+		unmapped_alloc_drain();
+	}
+
+	/* Every block allocation failing, down to the order asked for. */
+	ua_read_counts(pool, &before);
+	ua_fail_nth(0);
+	page = unmapped_pages_alloc(GFP_KERNEL, 0);
+	ua_fail_none();
+	KUNIT_EXPECT_NULL(test, page);
+	ua_read_counts(pool, &c);
+	KUNIT_EXPECT_EQ(test, c.blocks, 0);
+	KUNIT_EXPECT_EQ(test, c.fallbacks, before.fallbacks);
+
+	/* Only the 2M allocation failing: a smaller block is taken. */
+	ua_fail_nth(1);
+	page = unmapped_pages_alloc(GFP_KERNEL, 0);
+	ua_fail_none();
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	ua_read_counts(pool, &c);
+	KUNIT_EXPECT_EQ(test, c.fallbacks, before.fallbacks + 1);
+	KUNIT_EXPECT_EQ(test, c.free + c.used, BLOCK_PAGES / 2);
+	unmapped_pages_free(page, 0);
+	unmapped_alloc_drain();
+}
+
 static struct kunit_case unmapped_alloc_cases[] = {
 	KUNIT_CASE(ua_alloc_free_every_order),
 	KUNIT_CASE(ua_zero_hides_previous_data),
@@ -396,6 +633,9 @@ static struct kunit_case unmapped_alloc_cases[] = {
 	KUNIT_CASE(ua_poisoned_block_is_kept),
 	KUNIT_CASE(ua_generic_free_returns_to_pool),
 	KUNIT_CASE(ua_release_scrubs),
+	KUNIT_CASE(ua_compound_pages),
+	KUNIT_CASE(ua_account_charges_memcg),
+	KUNIT_CASE(ua_alloc_failures),
 	{}
 };
 

@@ -12,7 +12,7 @@ struct page;
 #ifdef CONFIG_UNMAPPED_ALLOC
 struct page *unmapped_pages_alloc_node(int nid, gfp_t gfp, unsigned int order);
 void unmapped_pages_free(struct page *page, unsigned int order);
-struct folio *unmapped_folio_alloc(gfp_t gfp, unsigned int order);
+struct folio *unmapped_folio_alloc_node(int nid, gfp_t gfp, unsigned int order);
 bool unmapped_alloc_active(void);
 #else
 static inline struct page *unmapped_pages_alloc_node(int nid, gfp_t gfp,
@@ -25,7 +25,8 @@ static inline void unmapped_pages_free(struct page *page, unsigned int order)
 {
 }
 
-static inline struct folio *unmapped_folio_alloc(gfp_t gfp, unsigned int order)
+static inline struct folio *unmapped_folio_alloc_node(int nid, gfp_t gfp,
+							unsigned int order)
 {
 	return NULL;
 }
@@ -47,6 +48,19 @@ static inline bool unmapped_alloc_active(void)
 static inline struct page *unmapped_pages_alloc(gfp_t gfp, unsigned int order)
 {
 	return unmapped_pages_alloc_node(NUMA_NO_NODE, gfp, order);
+}
+
+/**
+ * unmapped_folio_alloc - allocate a folio absent from the direct map
+ * @gfp: allocation flags, see unmapped_pages_alloc_node()
+ * @order: log2 of the number of pages
+ *
+ * Context: Process context; may sleep.
+ * Return: the folio, or NULL.
+ */
+static inline struct folio *unmapped_folio_alloc(gfp_t gfp, unsigned int order)
+{
+	return unmapped_folio_alloc_node(NUMA_NO_NODE, gfp, order);
 }
 
 #endif /* _LINUX_UNMAPPED_ALLOC_H */

@@ -98,6 +98,16 @@ run_one()	# kind name timeout skip_ok
 	esac
 }
 
+# KUnit suites that charge memory look for a cgroup named "kunit" with a
+# small memory.max (unmapped_alloc's __GFP_ACCOUNT case); only the runs
+# after boot see it.
+if echo +memory >/sys/fs/cgroup/cgroup.subtree_control &&
+   mkdir -p /sys/fs/cgroup/kunit; then
+	echo 8M >/sys/fs/cgroup/kunit/memory.max
+else
+	echo "guest-test: no memory cgroup for KUnit: charging cases will skip"
+fi
+
 mkdir -p "$OUT/logs"
 grep -vE '^[[:space:]]*(#|$)' "$TESTS" | while read -r kind name rest; do
 	[ "$kind" = host ] && continue

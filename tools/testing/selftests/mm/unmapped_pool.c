@@ -2,12 +2,15 @@
 /*
  * secretmem on the unmapped page pool, seen from userspace: faulting
  * memfd_secret memory takes whole 2 MiB blocks out of the direct map
- * without splitting it into 4 KiB pages; closing gives the pages back to
- * the pool; draining the pool puts the direct map back as it was.
+ * without splitting it into 4 KiB pages; /proc/kcore reads them as zeros;
+ * closing gives the pages back to the pool; draining the pool puts the
+ * direct map back as it was.
  */
 #define _GNU_SOURCE
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +73,84 @@ static void drain_pool(void)
 	close(fd);
 }
 
+static uint64_t page_pfn(void *addr)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+	uint64_t entry = 0;
+	off_t off = (uintptr_t)addr / PAGE * sizeof(entry);
+
+	if (fd < 0 || pread(fd, &entry, sizeof(entry), off) != sizeof(entry))
+		ksft_exit_fail_msg("/proc/self/pagemap: %s\n", strerror(errno));
+	close(fd);
+	if (!(entry >> 63) || !(entry & ((1ULL << 55) - 1)))
+		ksft_exit_fail_msg("no pfn for %p in pagemap (%#llx)\n", addr,
+				   (unsigned long long)entry);
+	return entry & ((1ULL << 55) - 1);
+}
+
+/*
+ * Read the page at @pfn through /proc/kcore's direct-map segments (those
+ * below the kernel text mapping, whose p_paddr is the physical address).
+ */
+static void kcore_read_page(uint64_t pfn, char *buf)
+{
+	uint64_t phys = pfn * PAGE;
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph;
+	int fd, i;
+
+	fd = open("/proc/kcore", O_RDONLY);
+	if (fd < 0 || pread(fd, &eh, sizeof(eh), 0) != sizeof(eh))
+		ksft_exit_fail_msg("/proc/kcore: %s\n", strerror(errno));
+	for (i = 0; i < eh.e_phnum; i++) {
+		if (pread(fd, &ph, sizeof(ph), eh.e_phoff + i * sizeof(ph)) != sizeof(ph))
+			ksft_exit_fail_msg("/proc/kcore phdr %d: %s\n", i, strerror(errno));
+		if (ph.p_type != PT_LOAD || ph.p_vaddr >= 0xffffffff80000000ULL ||
+		    phys < ph.p_paddr || phys - ph.p_paddr >= ph.p_memsz)
+			continue;
+		if (pread(fd, buf, PAGE, ph.p_offset + phys - ph.p_paddr) != PAGE)
+			ksft_exit_fail_msg("/proc/kcore read: %s\n", strerror(errno));
+		close(fd);
+		return;
+	}
+	ksft_exit_fail_msg("pfn %#llx is in no /proc/kcore segment\n",
+			   (unsigned long long)pfn);
+}
+
+static bool all_bytes(const char *buf, int c, size_t len)
+{
+	while (len--)
+		if (*buf++ != (char)c)
+			return false;
+	return true;
+}
+
+/*
+ * The same read of an ordinary page finds its contents, so the zeros
+ * read for a pool page are not an artefact of the reading.
+ */
+static void kcore_hides_pool_page(char *secret)
+{
+	char *plain = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_LOCKED, -1, 0);
+	char buf[PAGE];
+
+	if (plain == MAP_FAILED)
+		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
+	memset(plain, 0x5a, PAGE);
+	memset(secret, 0xa5, PAGE);
+
+	kcore_read_page(page_pfn(plain), buf);
+	if (!all_bytes(buf, 0x5a, PAGE))
+		ksft_exit_fail_msg("/proc/kcore does not show an ordinary page's contents\n");
+	kcore_read_page(page_pfn(secret), buf);
+	if (all_bytes(buf, 0, PAGE))
+		ksft_test_result_pass("/proc/kcore reads a pool page as zeros\n");
+	else
+		ksft_test_result_fail("/proc/kcore shows a pool page's contents\n");
+	munmap(plain, PAGE);
+}
+
 static void expect(bool ok, const char *what, long expected, long got)
 {
 	if (ok)
@@ -89,7 +170,7 @@ int main(void)
 	ksft_print_header();
 	if (access(POOL_DIR "/drain", W_OK))
 		ksft_exit_skip("no %s (CONFIG_UNMAPPED_ALLOC, debugfs, root)\n", POOL_DIR);
-	ksft_set_plan(7);
+	ksft_set_plan(8);
 
 	/* secretmem is charged to RLIMIT_MEMLOCK as it is faulted. */
 	if (setrlimit(RLIMIT_MEMLOCK, &unlimited))
@@ -120,6 +201,7 @@ int main(void)
 	       before.splits2, mapped.splits2);
 	expect(mapped.dm4k == before.dm4k, "DirectMap4k did not grow",
 	       before.dm4k, mapped.dm4k);
+	kcore_hides_pool_page(mem);
 
 	munmap(mem, size);
 	close(fd);
