@@ -23,7 +23,8 @@
  * Locking: pool->lock protects the free lists, the block list, the state
  * of every block in the pool and the pool's counters.  It is a spinlock,
  * never held while the direct map changes or memory is allocated, zeroed
- * or freed.  pool->zero_lock serialises users of the zeroing window.
+ * or freed.  pool->window_lock serialises users of the pool's window, a
+ * short-lived mapping for zeroing and for unmapped_pages_map().
  * blocks_by_pfn has its own lock; a block is added to it before it joins
  * its pool and removed under pool->lock when it leaves, so a block found
  * there under pool->lock is alive.
@@ -79,14 +80,16 @@ struct unmapped_pool {
 	unsigned long blocks_restored;
 	unsigned long fallbacks;
 	unsigned long blocks_kept;	/* poisoned or not restorable: never freed */
+	unsigned long pages_zeroed;	/* handed out with __GFP_ZERO */
+	unsigned long pages_unzeroed;	/* handed out as the last user left them */
 
 	/* Released blocks whose direct map is collapsed later, by collapse_work. */
 	struct list_head to_collapse;
 	struct work_struct collapse_work;
 
-	struct mutex zero_lock;
-	struct vm_struct *zero_area;	/* BLOCK_PAGES pages of address space */
-	struct page **zero_pages;
+	struct mutex window_lock;
+	struct vm_struct *window;	/* BLOCK_PAGES pages of address space */
+	struct page **window_pages;
 };
 
 static struct unmapped_pool *pools[MAX_NUMNODES];
@@ -285,33 +288,51 @@ free_block:
 	return NULL;
 }
 
+static void *window_map(struct unmapped_pool *pool, struct page *page,
+			unsigned int order)
+{
+	unsigned long addr = (unsigned long)pool->window->addr;
+	unsigned long end = addr + (PAGE_SIZE << order);
+	unsigned long i;
+
+	mutex_lock(&pool->window_lock);
+	for (i = 0; i < (1UL << order); i++)
+		pool->window_pages[i] = page + i;
+	if (vmap_pages_range_noflush(addr, end, PAGE_KERNEL, pool->window_pages,
+				     PAGE_SHIFT)) {
+		vunmap_range(addr, end);
+		mutex_unlock(&pool->window_lock);
+		return NULL;
+	}
+	flush_cache_vmap(addr, end);
+	return (void *)addr;
+}
+
 /*
- * Zero a chunk through the pool's window.  vunmap_range() clears the
- * window and flushes the TLB before it returns, so no mapping of the
- * chunk outlives the zeroing.
+ * vunmap_range() clears the window and flushes the TLB before it returns,
+ * so no mapping of the pages outlives the window's use.
  */
+static void window_unmap(struct unmapped_pool *pool, unsigned int order)
+{
+	unsigned long addr = (unsigned long)pool->window->addr;
+
+	vunmap_range(addr, addr + (PAGE_SIZE << order));
+	mutex_unlock(&pool->window_lock);
+}
+
 static int zero_chunk(struct unmapped_pool *pool, struct page *page,
 		      unsigned int order)
 {
-	unsigned long addr = (unsigned long)pool->zero_area->addr;
-	unsigned long end = addr + (PAGE_SIZE << order);
-	unsigned long i;
-	int ret;
+	void *addr;
 
 	if (should_fail(&fail_unmapped_alloc, PAGE_SIZE << order))
 		return -ENOMEM;
-	mutex_lock(&pool->zero_lock);
-	for (i = 0; i < (1UL << order); i++)
-		pool->zero_pages[i] = page + i;
-	ret = vmap_pages_range_noflush(addr, end, PAGE_KERNEL, pool->zero_pages,
-				       PAGE_SHIFT);
-	if (!ret) {
-		flush_cache_vmap(addr, end);
-		memset((void *)addr, 0, end - addr);
-	}
-	vunmap_range(addr, end);
-	mutex_unlock(&pool->zero_lock);
-	return ret;
+	addr = window_map(pool, page, order);
+	if (!addr)
+		return -ENOMEM;
+	memset(addr, 0, PAGE_SIZE << order);
+	window_unmap(pool, order);
+	return 0;
 }
 
 static struct unmapped_pool *page_pool(struct page *page, unsigned int order)
@@ -426,6 +447,12 @@ struct page *unmapped_pages_alloc_node(int nid, gfp_t gfp, unsigned int order)
 		pool_free(page, order);
 		return NULL;
 	}
+	spin_lock(&pool->lock);
+	if (gfp & __GFP_ZERO)
+		pool->pages_zeroed += 1UL << order;
+	else
+		pool->pages_unzeroed += 1UL << order;
+	spin_unlock(&pool->lock);
 	set_page_count(page, 1);
 	if ((gfp & __GFP_COMP) && order)
 		prep_compound_page(page, order);
@@ -510,6 +537,81 @@ void unmapped_pool_free_frozen(struct page *page, unsigned int order)
 		SetPageUnmappedPool(page + i);
 	pool_free(page, order);
 }
+
+/**
+ * unmapped_pages_map - map pool pages for a short while
+ * @page: first page of a chunk the caller holds
+ * @order: log2 of the number of pages to map, at most PMD_ORDER
+ *
+ * For the few users that must write or flush pool pages from the kernel
+ * (copying a guest's initial image in, flushing caches by address).  The
+ * mapping goes away, TLB flushed, with unmapped_pages_unmap(); one window
+ * exists per node and its users are serialised, so never map twice.
+ *
+ * Context: Process context; sleeps on the node's window lock.
+ * Return: the address of the mapping, or NULL if @page is not the pool's
+ * or the mapping failed.
+ */
+void *unmapped_pages_map(struct page *page, unsigned int order)
+{
+	struct unmapped_pool *pool = pools[page_to_nid(page)];
+
+	if (!pool || order > PMD_ORDER || !PageUnmappedPool(page))
+		return NULL;
+	return window_map(pool, page, order);
+}
+EXPORT_SYMBOL_GPL(unmapped_pages_map);
+
+/**
+ * unmapped_pages_unmap - remove a mapping made by unmapped_pages_map()
+ * @page: the page passed to unmapped_pages_map()
+ * @order: the order passed to unmapped_pages_map()
+ *
+ * Context: Process context.
+ */
+void unmapped_pages_unmap(struct page *page, unsigned int order)
+{
+	window_unmap(pools[page_to_nid(page)], order);
+}
+EXPORT_SYMBOL_GPL(unmapped_pages_unmap);
+
+/*
+ * A large pool folio is being split (__split_huge_page(), its reference
+ * count frozen): its chunk becomes chunks of @new_order, each freed on
+ * its own from now on.
+ */
+void unmapped_pool_split(struct page *page, unsigned int order,
+			 unsigned int new_order)
+{
+	struct unmapped_pool *pool = page_pool(page, order);
+	struct unmapped_block *block;
+	unsigned long off, i;
+
+	if (!pool)
+		return;
+	spin_lock(&pool->lock);
+	block = used_chunk_block(pool, page, order);
+	if (block) {
+		off = page_to_pfn(page) - block->pfn;
+		for (i = 0; i < (1UL << order); i += 1UL << new_order)
+			block->state[off + i] = CHUNK_USED | new_order;
+	}
+	spin_unlock(&pool->lock);
+}
+
+/**
+ * unmapped_alloc_available - whether the pools exist
+ *
+ * They do unless the architecture cannot change its direct map, or
+ * setting them up failed at boot.
+ *
+ * Return: true if the local node has a pool.
+ */
+bool unmapped_alloc_available(void)
+{
+	return pools[numa_mem_id()];
+}
+EXPORT_SYMBOL_GPL(unmapped_alloc_available);
 
 /**
  * unmapped_alloc_active - whether any pool holds memory
@@ -726,6 +828,8 @@ static int stats_show(struct seq_file *m, void *v)
 			   pool->blocks_unmapped, pool->blocks_restored);
 		seq_printf(m, "fallbacks %lu\nblocks_kept %lu\n",
 			   pool->fallbacks, pool->blocks_kept);
+		seq_printf(m, "pages_zeroed %lu\npages_unzeroed %lu\n",
+			   pool->pages_zeroed, pool->pages_unzeroed);
 		spin_unlock(&pool->lock);
 	}
 	return 0;
@@ -752,13 +856,13 @@ static struct unmapped_pool *pool_create(int nid)
 	pool = kzalloc_node(sizeof(*pool), GFP_KERNEL, nid);
 	if (!pool)
 		return NULL;
-	pool->zero_pages = kcalloc_node(BLOCK_PAGES, sizeof(*pool->zero_pages),
-					GFP_KERNEL, nid);
-	pool->zero_area = get_vm_area(PAGE_SIZE << PMD_ORDER, VM_MAP);
-	if (!pool->zero_pages || !pool->zero_area) {
-		if (pool->zero_area)
-			free_vm_area(pool->zero_area);
-		kfree(pool->zero_pages);
+	pool->window_pages = kcalloc_node(BLOCK_PAGES, sizeof(*pool->window_pages),
+					  GFP_KERNEL, nid);
+	pool->window = get_vm_area(PAGE_SIZE << PMD_ORDER, VM_MAP);
+	if (!pool->window_pages || !pool->window) {
+		if (pool->window)
+			free_vm_area(pool->window);
+		kfree(pool->window_pages);
 		kfree(pool);
 		return NULL;
 	}
@@ -769,7 +873,7 @@ static struct unmapped_pool *pool_create(int nid)
 	INIT_LIST_HEAD(&pool->blocks);
 	INIT_LIST_HEAD(&pool->to_collapse);
 	INIT_WORK(&pool->collapse_work, collapse_worker);
-	mutex_init(&pool->zero_lock);
+	mutex_init(&pool->window_lock);
 	return pool;
 }
 

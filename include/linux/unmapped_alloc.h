@@ -13,6 +13,9 @@ struct page;
 struct page *unmapped_pages_alloc_node(int nid, gfp_t gfp, unsigned int order);
 void unmapped_pages_free(struct page *page, unsigned int order);
 struct folio *unmapped_folio_alloc_node(int nid, gfp_t gfp, unsigned int order);
+void *unmapped_pages_map(struct page *page, unsigned int order);
+void unmapped_pages_unmap(struct page *page, unsigned int order);
+bool unmapped_alloc_available(void);
 bool unmapped_alloc_active(void);
 #else
 static inline struct page *unmapped_pages_alloc_node(int nid, gfp_t gfp,
@@ -29,6 +32,20 @@ static inline struct folio *unmapped_folio_alloc_node(int nid, gfp_t gfp,
 							unsigned int order)
 {
 	return NULL;
+}
+
+static inline void *unmapped_pages_map(struct page *page, unsigned int order)
+{
+	return NULL;
+}
+
+static inline void unmapped_pages_unmap(struct page *page, unsigned int order)
+{
+}
+
+static inline bool unmapped_alloc_available(void)
+{
+	return false;
 }
 
 static inline bool unmapped_alloc_active(void)
