@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * guest_memfd files created with GUEST_MEMFD_FLAG_NO_DIRECT_MAP: their
+ * folios come from the unmapped page pool, so guest memory is never in
+ * the host's direct map, and return to it when they leave the file
+ * (punch hole, truncation at release).
+ *
+ * A folio is 2M when its aligned 2M range lies inside the file and no
+ * smaller folio is in that range yet; otherwise 4K.  A hole punched inside
+ * a 2M folio splits it (truncate_inode_partial_folio()); the pool follows
+ * the split, and the pages of the hole go back to it.
+ *
+ * Zeroing is decided when the file is created, by the VM type
+ * (kvm_arch_gmem_needs_zeroing()), never by userspace: the pool zeroes a
+ * folio when it hands it out (__GFP_ZERO), or leaves it as the previous
+ * user left it for VM types whose firmware initialises private memory.
+ */
+#include <linux/kvm_host.h>
+#include <linux/mempolicy.h>
+#include <linux/pagemap.h>
+#include <linux/swap.h>
+#include <linux/unmapped_alloc.h>
+
+#include "kvm_mm.h"
+
+/* Internal inode flag, never accepted from userspace. */
+#define KVM_GMEM_SKIP_ZEROING	BIT_ULL(63)
+
+static u64 gmem_inode_flags(struct inode *inode)
+{
+	return (u64)(unsigned long)inode->i_private;
+}
+
+bool __weak kvm_arch_gmem_needs_zeroing(struct kvm *kvm)
+{
+	return true;
+}
+
+/* The flags KVM_CREATE_GUEST_MEMFD accepts; @kvm may be NULL. */
+u64 kvm_gmem_supported_flags(struct kvm *kvm)
+{
+	return unmapped_alloc_available() ? GUEST_MEMFD_FLAG_NO_DIRECT_MAP : 0;
+}
+
+/* @flags, validated, with what the kernel decides for @kvm's files. */
+u64 kvm_gmem_internal_flags(struct kvm *kvm, u64 flags)
+{
+	if ((flags & GUEST_MEMFD_FLAG_NO_DIRECT_MAP) &&
+	    !kvm_arch_gmem_needs_zeroing(kvm))
+		flags |= KVM_GMEM_SKIP_ZEROING;
+	return flags;
+}
+
+bool kvm_gmem_no_direct_map(struct inode *inode)
+{
+	return gmem_inode_flags(inode) & GUEST_MEMFD_FLAG_NO_DIRECT_MAP;
+}
+
+void kvm_gmem_unmapped_init_mapping(struct inode *inode)
+{
+	mapping_set_large_folios(inode->i_mapping);
+}
+
+/* PMD_ORDER if the 2M range around @index lies inside the file. */
+static unsigned int gmem_folio_order(struct inode *inode, pgoff_t index)
+{
+	pgoff_t start = ALIGN_DOWN(index, 1UL << PMD_ORDER);
+	pgoff_t nr = i_size_read(inode) >> PAGE_SHIFT;
+
+	return start + (1UL << PMD_ORDER) <= nr ? PMD_ORDER : 0;
+}
+
+static int gmem_node(void)
+{
+#ifdef CONFIG_NUMA
+	return mempolicy_slab_node();
+#else
+	return numa_mem_id();
+#endif
+}
+
+/*
+ * filemap_add_folio() queues the folio for the LRU in a per-CPU batch,
+ * which holds a reference.  Flush the batch at once, on the same CPU, so
+ * a folio that leaves the file goes back to the pool when the file drops
+ * it, not when the batch is flushed some time later.  (On the LRU, the
+ * unevictable list, a large folio can be split when a hole is punched.)
+ */
+static int gmem_add_folio(struct address_space *mapping, struct folio *folio,
+			  pgoff_t index, gfp_t gfp)
+{
+	int err;
+
+	migrate_disable();
+	err = filemap_add_folio(mapping, folio, index, gfp);
+	if (!err)
+		lru_add_drain();
+	migrate_enable();
+	return err;
+}
+
+/*
+ * Returns a locked folio of the file at @index, allocating it from the
+ * pool when the file has none there.  Adding a folio to the page cache
+ * charges it to the current task's memory cgroup; a charge over the
+ * cgroup's limit fails with -ENOMEM.
+ */
+struct folio *kvm_gmem_unmapped_get_folio(struct inode *inode, pgoff_t index)
+{
+	struct address_space *mapping = inode->i_mapping;
+	gfp_t gfp = mapping_gfp_mask(mapping);
+	unsigned int order = gmem_folio_order(inode, index);
+	struct folio *folio;
+	int err;
+
+	if (!(gmem_inode_flags(inode) & KVM_GMEM_SKIP_ZEROING))
+		gfp |= __GFP_ZERO;
+
+	for (;;) {
+		folio = filemap_lock_folio(mapping, index);
+		if (!IS_ERR(folio))
+			return folio;
+
+		folio = unmapped_folio_alloc_node(gmem_node(), gfp, order);
+		if (!folio) {
+			if (!order)
+				return ERR_PTR(-ENOMEM);
+			order = 0;
+			continue;
+		}
+		__folio_set_locked(folio);
+		err = gmem_add_folio(mapping, folio, ALIGN_DOWN(index, 1UL << order),
+				     gfp & ~__GFP_ZERO);
+		if (!err)
+			return folio;
+		__folio_clear_locked(folio);
+		folio_put(folio);
+		if (err != -EEXIST)
+			return ERR_PTR(err);
+		/*
+		 * Raced with another fault, or smaller folios are in the 2M
+		 * range already: look again, and take 4K from now on.
+		 */
+		order = 0;
+	}
+}
+
+/* The order KVM may map @folio with in @slot: its own when aligned. */
+int kvm_gmem_max_order(struct kvm_memory_slot *slot, struct folio *folio)
+{
+	if (!folio_test_large(folio) ||
+	    !IS_ALIGNED(slot->base_gfn - slot->gmem.pgoff, folio_nr_pages(folio)))
+		return 0;
+	return folio_order(folio);
+}
