@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * secretmem on the unmapped page pool, seen from userspace: faulting
- * memfd_secret memory takes whole 2 MiB blocks out of the direct map
- * without splitting it into 4 KiB pages; /proc/kcore reads them as zeros;
- * closing gives the pages back to the pool; draining the pool puts the
- * direct map back as it was.
+ * The unmapped page pool seen from userspace, through its two users:
+ * secretmem, 1 GiB faulted 4 KiB at a time, and guest_memfd with
+ * GUEST_MEMFD_FLAG_NO_DIRECT_MAP, 1 GiB in 2 MiB folios, then in mixed
+ * 2 MiB and 4 KiB folios (holes punched, a tail smaller than 2 MiB).
+ * Taking the memory removes whole 2 MiB blocks from the direct map
+ * without splitting it into 4 KiB pages; /proc/kcore reads pool pages as
+ * zeros; closing gives the pages back to the pool; draining the pool
+ * puts the direct map back as it was.
  */
 #define _GNU_SOURCE
 #include <elf.h>
@@ -15,10 +18,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/falloc.h>
+#include <linux/kvm.h>
 
 #include "../kselftest.h"
 
@@ -159,18 +165,105 @@ static void expect(bool ok, const char *what, long expected, long got)
 		ksft_test_result_fail("%s: expected %ld, got %ld\n", what, expected, got);
 }
 
+static void drain_empty_pool(struct snapshot *before)
+{
+	drain_pool();
+	take_snapshot(before);
+	if (before->blocks)
+		ksft_exit_fail_msg("the pool holds %ld blocks after a drain: in use\n",
+				   before->blocks);
+}
+
+/* After a drain: nothing used, no block, the direct map as @before. */
+static void expect_restored(struct snapshot *before, const char *what)
+{
+	struct snapshot drained;
+
+	drain_pool();
+	take_snapshot(&drained);
+	if (drained.used || drained.blocks)
+		ksft_test_result_fail("%s: %ld pages used and %ld blocks left after a drain\n",
+				      what, drained.used, drained.blocks);
+	else if (drained.dm4k != before->dm4k || drained.dm2m != before->dm2m ||
+		 drained.dm1g != before->dm1g)
+		ksft_test_result_fail("%s: DirectMap 4k/2M/1G should be %ld/%ld/%ld kB, are %ld/%ld/%ld kB\n",
+				      what, before->dm4k, before->dm2m, before->dm1g,
+				      drained.dm4k, drained.dm2m, drained.dm1g);
+	else
+		ksft_test_result_pass("%s: pool empty, DirectMap lines as before\n", what);
+}
+
+static void punch(int fd, off_t off, off_t len)
+{
+	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len))
+		ksft_exit_fail_msg("fallocate(PUNCH_HOLE) %#lx+%#lx: %s\n",
+				   (unsigned long)off, (unsigned long)len, strerror(errno));
+}
+
+/*
+ * 1 GiB of guest_memfd.  With @mixed, the file is 64 KiB longer (a tail
+ * of 4 KiB folios) and a 4 KiB hole is punched in every other 2 MiB
+ * folio, which splits it: the pool hands out and takes back both orders.
+ */
+static void test_guest_memfd(int kvm, bool mixed, const char *what)
+{
+	unsigned long size = (SIZE_MIB << 20) + (mixed ? 64 << 10 : 0);
+	long npages = size / PAGE, holes = 0;
+	struct kvm_create_guest_memfd args = {
+		.size = size,
+		.flags = GUEST_MEMFD_FLAG_NO_DIRECT_MAP,
+	};
+	struct snapshot before, mapped;
+	unsigned long off;
+	int vm, fd;
+
+	drain_empty_pool(&before);
+	vm = ioctl(kvm, KVM_CREATE_VM, 0);
+	if (vm < 0)
+		ksft_exit_fail_msg("KVM_CREATE_VM: %s\n", strerror(errno));
+	fd = ioctl(vm, KVM_CREATE_GUEST_MEMFD, &args);
+	if (fd < 0)
+		ksft_exit_fail_msg("KVM_CREATE_GUEST_MEMFD: %s\n", strerror(errno));
+	if (fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, size))
+		ksft_exit_fail_msg("fallocate: %s\n", strerror(errno));
+	for (off = 0; mixed && off + (4UL << 20) <= size; off += 4UL << 20, holes++)
+		punch(fd, off + (1UL << 20), PAGE);
+	take_snapshot(&mapped);
+
+	if (mapped.used - before.used == npages - holes)
+		ksft_test_result_pass("%s: every page of the file is a pool page\n", what);
+	else
+		ksft_test_result_fail("%s: expected %ld pool pages in use, got %ld\n",
+				      what, npages - holes, mapped.used - before.used);
+	if (mapped.splits2 == before.splits2 && mapped.dm4k == before.dm4k)
+		ksft_test_result_pass("%s: no 2M page of the direct map was split\n", what);
+	else
+		ksft_test_result_fail("%s: level-2 splits %ld -> %ld, DirectMap4k %ld -> %ld kB\n",
+				      what, before.splits2, mapped.splits2, before.dm4k, mapped.dm4k);
+
+	close(fd);
+	close(vm);
+	take_snapshot(&mapped);
+	if (mapped.used == before.used)
+		ksft_test_result_pass("%s: closing gave every page back to the pool\n", what);
+	else
+		ksft_test_result_fail("%s: %ld pages still used after close\n", what,
+				      mapped.used - before.used);
+	expect_restored(&before, what);
+}
+
 int main(void)
 {
 	struct rlimit unlimited = { RLIM_INFINITY, RLIM_INFINITY };
 	unsigned long size = SIZE_MIB << 20, npages = size / PAGE, off;
 	struct snapshot before, mapped, drained;
 	char *mem;
-	int fd;
+	int fd, kvm;
 
 	ksft_print_header();
 	if (access(POOL_DIR "/drain", W_OK))
 		ksft_exit_skip("no %s (CONFIG_UNMAPPED_ALLOC, debugfs, root)\n", POOL_DIR);
-	ksft_set_plan(8);
+	ksft_set_plan(16);
 
 	/* secretmem is charged to RLIMIT_MEMLOCK as it is faulted. */
 	if (setrlimit(RLIMIT_MEMLOCK, &unlimited))
@@ -216,6 +309,13 @@ int main(void)
 	       before.dm1g, drained.dm1g);
 	expect(drained.dm4k == before.dm4k, "DirectMap4k is back to its value before",
 	       before.dm4k, drained.dm4k);
+
+	kvm = open("/dev/kvm", O_RDWR);
+	if (kvm < 0)
+		ksft_exit_fail_msg("/dev/kvm: %s\n", strerror(errno));
+	test_guest_memfd(kvm, false, "guest_memfd 1 GiB, 2 MiB folios");
+	test_guest_memfd(kvm, true, "guest_memfd 1 GiB, mixed folios");
+	close(kvm);
 
 	ksft_finished();
 }
