@@ -64,6 +64,8 @@ struct unmapped_block {
 	unsigned int order;		/* PMD_ORDER unless allocation fell back */
 	unsigned long nr_free;		/* free pages */
 	u8 state[BLOCK_PAGES];		/* CHUNK_FREE or CHUNK_USED | order */
+	/* Free pages known to hold zeros: never handed out since zeroed. */
+	DECLARE_BITMAP(zeroed, BLOCK_PAGES);
 };
 
 struct unmapped_pool {
@@ -82,6 +84,7 @@ struct unmapped_pool {
 	unsigned long blocks_kept;	/* poisoned or not restorable: never freed */
 	unsigned long pages_zeroed;	/* handed out with __GFP_ZERO */
 	unsigned long pages_unzeroed;	/* handed out as the last user left them */
+	unsigned long window_maps;	/* uses of the window: a TLB flush each */
 
 	/* Released blocks whose direct map is collapsed later, by collapse_work. */
 	struct list_head to_collapse;
@@ -140,8 +143,12 @@ static void del_free_chunk(struct unmapped_pool *pool,
 	pool->nr_free_chunks[order]--;
 }
 
-/* The smallest free chunk of at least @order, split down to @order. */
-static struct page *take_chunk(struct unmapped_pool *pool, unsigned int order)
+/*
+ * The smallest free chunk of at least @order, split down to @order.
+ * *@zeroed tells whether all its pages are known to hold zeros.
+ */
+static struct page *take_chunk(struct unmapped_pool *pool, unsigned int order,
+			       bool *zeroed)
 {
 	struct unmapped_block *block;
 	unsigned long off;
@@ -165,6 +172,9 @@ static struct page *take_chunk(struct unmapped_pool *pool, unsigned int order)
 		add_free_chunk(pool, block, off + (1UL << o), o);
 	}
 	block->state[off] = CHUNK_USED | order;
+	*zeroed = find_next_zero_bit(block->zeroed, off + (1UL << order), off) ==
+		  off + (1UL << order);
+	bitmap_clear(block->zeroed, off, 1UL << order);
 	block->nr_free -= 1UL << order;
 	pool_account(pool, -(1L << order), 1L << order);
 	return page;
@@ -225,10 +235,13 @@ static int map_back(struct page *page, unsigned int order)
 /*
  * Take a block of at most 2^@max_order pages from the page allocator,
  * falling back to smaller ones down to @order, remove it from the direct
- * map, add it to @pool and take a chunk of @order from the pool.
+ * map, add it to @pool and take a chunk of @order from the pool.  With
+ * __GFP_ZERO the page allocator zeroes the block while it is still
+ * mapped, which costs no window and no TLB flush.
  */
 static struct page *refill_and_take(struct unmapped_pool *pool, gfp_t gfp,
-				    unsigned int order, unsigned int max_order)
+				    unsigned int order, unsigned int max_order,
+				    bool *zeroed)
 {
 	struct unmapped_block *block;
 	struct page *page = NULL;
@@ -241,7 +254,8 @@ static struct page *refill_and_take(struct unmapped_pool *pool, gfp_t gfp,
 
 	for (o = max(max_order, order); ; o--) {
 		if (!should_fail(&fail_unmapped_alloc, PAGE_SIZE << o))
-			page = alloc_pages_node(pool->nid, block_gfp(gfp, o == order), o);
+			page = alloc_pages_node(pool->nid,
+						block_gfp(gfp, o == order) | (gfp & __GFP_ZERO), o);
 		if (page || o == order)
 			break;
 	}
@@ -263,6 +277,8 @@ static struct page *refill_and_take(struct unmapped_pool *pool, gfp_t gfp,
 	set_page_count(page, 0);
 	for (i = 0; i < (1UL << o); i++)
 		SetPageUnmappedPool(page + i);
+	if (gfp & __GFP_ZERO)
+		bitmap_fill(block->zeroed, 1UL << o);
 	count_vm_event(UNMAPPED_BLOCK_UNMAP);
 
 	spin_lock(&pool->lock);
@@ -273,7 +289,7 @@ static struct page *refill_and_take(struct unmapped_pool *pool, gfp_t gfp,
 		pool->fallbacks++;
 	pool_account(pool, 1L << o, 0);
 	add_free_chunk(pool, block, 0, o);
-	page = take_chunk(pool, order);
+	page = take_chunk(pool, order, zeroed);
 	spin_unlock(&pool->lock);
 	return page;
 
@@ -296,6 +312,9 @@ static void *window_map(struct unmapped_pool *pool, struct page *page,
 	unsigned long i;
 
 	mutex_lock(&pool->window_lock);
+	spin_lock(&pool->lock);
+	pool->window_maps++;
+	spin_unlock(&pool->lock);
 	for (i = 0; i < (1UL << order); i++)
 		pool->window_pages[i] = page + i;
 	if (vmap_pages_range_noflush(addr, end, PAGE_KERNEL, pool->window_pages,
@@ -422,6 +441,7 @@ static void pool_free(struct page *page, unsigned int order)
 struct page *unmapped_pages_alloc_node(int nid, gfp_t gfp, unsigned int order)
 {
 	struct unmapped_pool *pool;
+	bool zeroed = false;
 	struct page *page;
 
 	if (WARN_ONCE(order > PMD_ORDER, "unmapped_alloc: order %u above %u\n",
@@ -436,14 +456,14 @@ struct page *unmapped_pages_alloc_node(int nid, gfp_t gfp, unsigned int order)
 	pool = pools[nid];
 
 	spin_lock(&pool->lock);
-	page = take_chunk(pool, order);
+	page = take_chunk(pool, order, &zeroed);
 	spin_unlock(&pool->lock);
 	if (!page)
-		page = refill_and_take(pool, gfp, order, PMD_ORDER);
+		page = refill_and_take(pool, gfp, order, PMD_ORDER, &zeroed);
 	if (!page)
 		return NULL;
 
-	if ((gfp & __GFP_ZERO) && zero_chunk(pool, page, order)) {
+	if ((gfp & __GFP_ZERO) && !zeroed && zero_chunk(pool, page, order)) {
 		pool_free(page, order);
 		return NULL;
 	}
@@ -828,8 +848,8 @@ static int stats_show(struct seq_file *m, void *v)
 			   pool->blocks_unmapped, pool->blocks_restored);
 		seq_printf(m, "fallbacks %lu\nblocks_kept %lu\n",
 			   pool->fallbacks, pool->blocks_kept);
-		seq_printf(m, "pages_zeroed %lu\npages_unzeroed %lu\n",
-			   pool->pages_zeroed, pool->pages_unzeroed);
+		seq_printf(m, "pages_zeroed %lu\npages_unzeroed %lu\nwindow_maps %lu\n",
+			   pool->pages_zeroed, pool->pages_unzeroed, pool->window_maps);
 		spin_unlock(&pool->lock);
 	}
 	return 0;

@@ -213,9 +213,10 @@ static void ua_fallback_block(struct kunit *test)
 	struct unmapped_pool *pool = ua_drained_local_pool(test);
 	struct ua_counts before, c;
 	struct page *page;
+	bool zeroed;
 
 	ua_read_counts(pool, &before);
-	page = refill_and_take(pool, GFP_KERNEL, 0, 3);
+	page = refill_and_take(pool, GFP_KERNEL, 0, 3, &zeroed);
 	KUNIT_ASSERT_NOT_NULL(test, page);
 	set_page_count(page, 1);
 	ua_read_counts(pool, &c);
@@ -555,7 +556,7 @@ static void ua_fail_none(void)
 static void ua_alloc_failures(struct kunit *test)
 {
 	static const char * const step[] = {
-		"", "page allocation", "direct map change", "block lookup", "zeroing",
+		"", "page allocation", "direct map change", "block lookup",
 	};
 	struct unmapped_pool *pool = ua_drained_local_pool(test);
 	unsigned long *ev, splits;
@@ -573,7 +574,7 @@ static void ua_alloc_failures(struct kunit *test)
 		all_vm_events(ev);
 		splits = ev[DIRECT_MAP_LEVEL2_SPLIT];
 		ua_fail_nth(nth);
-		page = unmapped_pages_alloc(GFP_KERNEL | __GFP_ZERO, PMD_ORDER);
+		page = unmapped_pages_alloc(GFP_KERNEL, PMD_ORDER);
 		ua_fail_none();
 		KUNIT_EXPECT_NULL_MSG(test, page, "%s failed", step[nth]);
 		if (page) {
@@ -586,18 +587,27 @@ static void ua_alloc_failures(struct kunit *test)
 		KUNIT_EXPECT_EQ_MSG(test, c.used, 0, "%s failed", step[nth]);
 		KUNIT_EXPECT_EQ_MSG(test, ev[DIRECT_MAP_LEVEL2_SPLIT], splits,
 				    "%s failed", step[nth]);
-		if (strcmp(step[nth], "zeroing")) {
-			KUNIT_EXPECT_EQ_MSG(test, c.blocks, 0, "%s failed", step[nth]);
-			KUNIT_EXPECT_EQ_MSG(test, c.unmapped, before.unmapped, "%s failed",
-					    step[nth]);
-			KUNIT_EXPECT_TRUE_MSG(test, xa_empty(&blocks_by_pfn), "%s failed",
-					      step[nth]);
-		} else {
-			KUNIT_EXPECT_EQ(test, c.blocks, 1);
-			KUNIT_EXPECT_EQ(test, c.free, BLOCK_PAGES);
-		}
+		KUNIT_EXPECT_EQ_MSG(test, c.blocks, 0, "%s failed", step[nth]);
+		KUNIT_EXPECT_EQ_MSG(test, c.unmapped, before.unmapped, "%s failed", step[nth]);
+		KUNIT_EXPECT_TRUE_MSG(test, xa_empty(&blocks_by_pfn), "%s failed", step[nth]);
 		unmapped_alloc_drain();
 	}
+
+	/* Zeroing fails on a chunk a previous user had: it stays free in the pool. */
+	page = unmapped_pages_alloc(GFP_KERNEL, PMD_ORDER);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	unmapped_pages_free(page, PMD_ORDER);
+	ua_fail_nth(1);
+	page = unmapped_pages_alloc(GFP_KERNEL | __GFP_ZERO, PMD_ORDER);
+	ua_fail_none();
+	KUNIT_EXPECT_NULL_MSG(test, page, "zeroing failed");
+	ua_read_counts(pool, &c);
+	KUNIT_EXPECT_EQ(test, c.used, 0);
+	KUNIT_EXPECT_EQ(test, c.blocks, 1);
+	KUNIT_EXPECT_EQ(test, c.free, BLOCK_PAGES);
+	if (page)
+		unmapped_pages_free(page, PMD_ORDER);
+	unmapped_alloc_drain();
 
 	/* Every block allocation failing, down to the order asked for. */
 	ua_read_counts(pool, &before);
@@ -621,6 +631,42 @@ static void ua_alloc_failures(struct kunit *test)
 	unmapped_alloc_drain();
 }
 
+/*
+ * A block taken for a __GFP_ZERO allocation is zeroed by the page
+ * allocator before it leaves the direct map: no window, no TLB flush.
+ * Pages a previous user had are zeroed through the window.
+ */
+static void ua_fresh_block_zeroed_without_window(struct kunit *test)
+{
+	struct unmapped_pool *pool = ua_drained_local_pool(test);
+	unsigned long maps;
+	struct page *page;
+	void *map;
+
+	spin_lock(&pool->lock);
+	maps = pool->window_maps;
+	spin_unlock(&pool->lock);
+	page = unmapped_pages_alloc(GFP_KERNEL | __GFP_ZERO, PMD_ORDER);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	KUNIT_EXPECT_EQ(test, pool->window_maps, maps);
+	map = vmap(&page, 1, VM_MAP, PAGE_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, map);
+	KUNIT_EXPECT_PTR_EQ(test, memchr_inv(map, 0, PAGE_SIZE), NULL);
+	memset(map, 0x77, PAGE_SIZE);
+	vunmap(map);
+	unmapped_pages_free(page, PMD_ORDER);
+
+	page = unmapped_pages_alloc(GFP_KERNEL | __GFP_ZERO, PMD_ORDER);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	KUNIT_EXPECT_EQ(test, pool->window_maps, maps + 1);
+	map = vmap(&page, 1, VM_MAP, PAGE_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, map);
+	KUNIT_EXPECT_PTR_EQ(test, memchr_inv(map, 0, PAGE_SIZE), NULL);
+	vunmap(map);
+	unmapped_pages_free(page, PMD_ORDER);
+	unmapped_alloc_drain();
+}
+
 static struct kunit_case unmapped_alloc_cases[] = {
 	KUNIT_CASE(ua_alloc_free_every_order),
 	KUNIT_CASE(ua_zero_hides_previous_data),
@@ -636,6 +682,7 @@ static struct kunit_case unmapped_alloc_cases[] = {
 	KUNIT_CASE(ua_compound_pages),
 	KUNIT_CASE(ua_account_charges_memcg),
 	KUNIT_CASE(ua_alloc_failures),
+	KUNIT_CASE(ua_fresh_block_zeroed_without_window),
 	{}
 };
 
