@@ -897,12 +897,28 @@ static struct unmapped_pool *pool_create(int nid)
 	return pool;
 }
 
+static bool unmapped_alloc_off __initdata;
+
+/* "unmapped_alloc=off": no pools; users fall back or report no support. */
+static int __init unmapped_alloc_setup(char *arg)
+{
+	if (!arg || strcmp(arg, "off"))
+		return -EINVAL;
+	unmapped_alloc_off = true;
+	return 0;
+}
+early_param("unmapped_alloc", unmapped_alloc_setup);
+
 static int __init unmapped_alloc_init(void)
 {
 	struct shrinker *shrinker;
 	struct dentry *dir;
 	int nid;
 
+	if (unmapped_alloc_off) {
+		pr_info("unmapped_alloc: off (unmapped_alloc=off)\n");
+		return 0;
+	}
 	if (!can_set_direct_map())
 		return 0;
 

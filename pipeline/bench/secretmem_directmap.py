@@ -4,7 +4,9 @@
 what that did to the direct map: DirectMap4k/2M/1G, the split and
 collapse counters and the unmapped pool's counters, before, while
 mapped, after close and, where the unmapped pool exists, after draining
-it.
+it.  TLB flushes of kernel ranges reach the other CPUs as function-call
+IPIs: the CAL line of /proc/interrupts (summed over CPUs) counts them,
+with every other cross-CPU function call of the same time.
 
 usage: secretmem_directmap.py [SIZE_MIB]   (default 1024; secretmem is
 charged to RLIMIT_MEMLOCK as it is faulted: raise 'ulimit -l' first)
@@ -17,6 +19,7 @@ import sys
 NR_MEMFD_SECRET = 447  # x86_64
 PAGE = 4096
 DRAIN = "/sys/kernel/debug/unmapped_alloc/drain"
+STATS = "/sys/kernel/debug/unmapped_alloc/stats"
 VMSTAT_KEYS = ("direct_map_", "nr_unmapped_", "unmapped_block_")
 
 
@@ -32,6 +35,18 @@ def snapshot():
             key, val = line.split()
             if key.startswith(VMSTAT_KEYS):
                 snap[key] = int(val)
+    with open("/proc/interrupts") as f:
+        ncpu = len(f.readline().split())
+        for line in f:
+            fields = line.split()
+            if fields[0] in ("CAL:", "TLB:"):
+                snap["irq " + fields[0][:-1]] = sum(int(x) for x in fields[1:1 + ncpu])
+    if os.path.exists(STATS):
+        with open(STATS) as f:
+            for line in f:
+                key, _, val = line.partition(" ")
+                if key in ("window_maps", "blocks_unmapped", "blocks_restored"):
+                    snap["pool " + key] = snap.get("pool " + key, 0) + int(val)
     return snap
 
 
@@ -53,7 +68,7 @@ def main():
     mem.close()
     os.close(fd)
     columns = [("before", before), ("mapped", mapped), ("after close", snapshot())]
-    if os.path.exists(DRAIN):
+    if os.path.exists(DRAIN) and os.path.exists(STATS):
         with open(DRAIN, "w") as f:
             f.write("1\n")
         columns.append(("after drain", snapshot()))
