@@ -622,9 +622,10 @@ void unmapped_pool_split(struct page *page, unsigned int order,
 /**
  * unmapped_alloc_available - whether the pools exist
  *
- * They do unless the architecture cannot change its direct map, or
- * setting them up failed at boot.
+ * They do unless the architecture cannot change its direct map, the
+ * kernel was booted with unmapped_alloc=off, or setting them up failed.
  *
+ * Context: Any context.
  * Return: true if the local node has a pool.
  */
 bool unmapped_alloc_available(void)
@@ -639,6 +640,7 @@ EXPORT_SYMBOL_GPL(unmapped_alloc_available);
  * Hibernation is refused while it does: the image would hold the pages'
  * contents.
  *
+ * Context: Any context.
  * Return: true if a pool has at least one block.
  */
 bool unmapped_alloc_active(void)
