@@ -80,11 +80,16 @@ static int gmem_node(void)
 }
 
 /*
- * filemap_add_folio() queues the folio for the LRU in a per-CPU batch,
- * which holds a reference.  Flush the batch at once, on the same CPU, so
- * a folio that leaves the file goes back to the pool when the file drops
- * it, not when the batch is flushed some time later.  (On the LRU, the
- * unevictable list, a large folio can be split when a hole is punched.)
+ * filemap_add_folio() charges the folio to the memory cgroup, with
+ * __GFP_RETRY_MAYFAIL so that a cgroup at its limit fails the charge
+ * (fallocate and faults get -ENOMEM) instead of OOM-killing a task: guest
+ * memory is unevictable and killing would not be the caller's choice.
+ *
+ * It also queues the folio for the LRU in a per-CPU batch, which holds a
+ * reference.  Flush the batch at once, on the same CPU, so a folio that
+ * leaves the file goes back to the pool when the file drops it, not when
+ * the batch is flushed some time later.  (On the LRU, the unevictable
+ * list, a large folio can be split when a hole is punched.)
  */
 static int gmem_add_folio(struct address_space *mapping, struct folio *folio,
 			  pgoff_t index, gfp_t gfp)
@@ -92,7 +97,7 @@ static int gmem_add_folio(struct address_space *mapping, struct folio *folio,
 	int err;
 
 	migrate_disable();
-	err = filemap_add_folio(mapping, folio, index, gfp);
+	err = filemap_add_folio(mapping, folio, index, gfp | __GFP_RETRY_MAYFAIL);
 	if (!err)
 		lru_add_drain();
 	migrate_enable();

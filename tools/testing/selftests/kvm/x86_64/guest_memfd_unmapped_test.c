@@ -5,10 +5,14 @@
  * by VM type, mapped with 2M entries when aligned.
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <linux/falloc.h>
 #include <linux/sizes.h>
 
@@ -23,6 +27,7 @@
 #define DATA_GPA	(1ULL << 30)
 #define DATA_SIZE	SZ_4M
 #define PATTERN		0xa5a5a5a5a5a5a5a5ULL
+#define MEMCG		"/sys/fs/cgroup/gmem-unmapped-test"
 
 struct pool_stats {
 	long used, free, blocks, zeroed, unzeroed;
@@ -196,21 +201,32 @@ static void guest_expect_pattern(void)
 	guest_fill(PATTERN, true);
 }
 
+/*
+ * Give @vm @size bytes of private guest_memfd memory at DATA_GPA, backed
+ * by the pool; returns the file, which the caller closes.
+ */
+static int add_private_data(struct kvm_vm *vm, uint64_t size)
+{
+	int fd = vm_create_guest_memfd(vm, size, GUEST_MEMFD_FLAG_NO_DIRECT_MAP);
+
+	vm_mem_add(vm, VM_MEM_SRC_ANONYMOUS, DATA_GPA, DATA_SLOT,
+		   size / vm->page_size, KVM_MEM_GUEST_MEMFD, fd, 0);
+	virt_map(vm, DATA_GPA, DATA_GPA, size / vm->page_size);
+	vm_mem_set_private(vm, DATA_GPA, size);
+	return fd;
+}
+
+static const struct vm_shape sw_protected = {
+	.mode = VM_MODE_DEFAULT,
+	.type = KVM_X86_SW_PROTECTED_VM,
+};
+
 /* A software-protected VM whose data range is private guest_memfd memory. */
 static struct kvm_vm *private_vm(void *guest_code, struct kvm_vcpu **vcpu)
 {
-	const struct vm_shape shape = {
-		.mode = VM_MODE_DEFAULT,
-		.type = KVM_X86_SW_PROTECTED_VM,
-	};
-	struct kvm_vm *vm = vm_create_shape_with_one_vcpu(shape, vcpu, guest_code);
-	int fd = vm_create_guest_memfd(vm, DATA_SIZE, GUEST_MEMFD_FLAG_NO_DIRECT_MAP);
+	struct kvm_vm *vm = vm_create_shape_with_one_vcpu(sw_protected, vcpu, guest_code);
 
-	vm_mem_add(vm, VM_MEM_SRC_ANONYMOUS, DATA_GPA, DATA_SLOT,
-		   DATA_SIZE / vm->page_size, KVM_MEM_GUEST_MEMFD, fd, 0);
-	close(fd);
-	virt_map(vm, DATA_GPA, DATA_GPA, DATA_SIZE / vm->page_size);
-	vm_mem_set_private(vm, DATA_GPA, DATA_SIZE);
+	close(add_private_data(vm, DATA_SIZE));
 	return vm;
 }
 
@@ -296,6 +312,205 @@ static void test_no_leak_between_guests(bool fw_init)
 	drain_empty_pool();
 }
 
+/* Concurrency: vCPUs fault while one thread punches holes, one drains. */
+#define NR_STRESS_VCPUS	3
+#define STRESS_SECONDS	3
+
+static bool stop_stress;
+static unsigned long nr_passes, nr_holes, nr_drains;
+
+static void guest_write_forever(uint64_t gpa, uint64_t size)
+{
+	uint64_t *p = (uint64_t *)gpa, pass, i;
+
+	for (pass = 0; ; pass++) {
+		for (i = 0; i < size / sizeof(*p); i += 512)
+			p[i] = pass;
+		GUEST_SYNC(pass);
+	}
+}
+
+static void *stress_vcpu(void *arg)
+{
+	struct kvm_vcpu *vcpu = arg;
+	struct ucall uc;
+
+	while (!READ_ONCE(stop_stress)) {
+		vcpu_run(vcpu);
+		TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
+		if (get_ucall(vcpu, &uc) == UCALL_ABORT)
+			REPORT_GUEST_ASSERT(uc);
+		TEST_ASSERT(uc.cmd == UCALL_SYNC, "unexpected ucall %lu", uc.cmd);
+		__atomic_add_fetch(&nr_passes, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static void *stress_punch(void *arg)
+{
+	int fd = *(int *)arg;
+	unsigned int seed = 1;
+	off_t off;
+
+	while (!READ_ONCE(stop_stress)) {
+		off = (rand_r(&seed) % (DATA_SIZE / getpagesize())) * getpagesize();
+		if (rand_r(&seed) & 1)
+			punch(fd, off, getpagesize());
+		else
+			punch(fd, off & ~(off_t)(SZ_2M - 1), SZ_2M);
+		nr_holes++;
+	}
+	return NULL;
+}
+
+static void *stress_drain(void *arg)
+{
+	while (!READ_ONCE(stop_stress)) {
+		drain_pool();
+		nr_drains++;
+		usleep(1000);
+	}
+	return NULL;
+}
+
+static void test_concurrent_faults_punch_drain(void)
+{
+	struct kvm_vcpu *vcpus[NR_STRESS_VCPUS];
+	pthread_t threads[NR_STRESS_VCPUS + 2];
+	struct pool_stats p0, p;
+	struct kvm_vm *vm;
+	int fd, i;
+
+	pr_info("Testing %d vCPUs faulting while holes are punched and the pool drained, %d s\n",
+		NR_STRESS_VCPUS, STRESS_SECONDS);
+	drain_empty_pool();
+	read_pool(&p0);
+	vm = __vm_create_with_vcpus(sw_protected, NR_STRESS_VCPUS, 0,
+				    guest_write_forever, vcpus);
+	fd = add_private_data(vm, DATA_SIZE);
+	for (i = 0; i < NR_STRESS_VCPUS; i++) {
+		uint64_t part = DATA_SIZE / NR_STRESS_VCPUS & ~(uint64_t)(getpagesize() - 1);
+
+		vcpu_args_set(vcpus[i], 2, DATA_GPA + i * part, part);
+		pthread_create(&threads[i], NULL, stress_vcpu, vcpus[i]);
+	}
+	pthread_create(&threads[i++], NULL, stress_punch, &fd);
+	pthread_create(&threads[i++], NULL, stress_drain, NULL);
+	sleep(STRESS_SECONDS);
+	WRITE_ONCE(stop_stress, true);
+	for (i = 0; i < NR_STRESS_VCPUS + 2; i++)
+		pthread_join(threads[i], NULL);
+	pr_info("    %lu guest passes, %lu holes punched, %lu drains\n",
+		nr_passes, nr_holes, nr_drains);
+	TEST_ASSERT(nr_passes && nr_holes && nr_drains,
+		    "every thread should have made progress");
+
+	close(fd);
+	kvm_vm_free(vm);
+	read_pool(&p);
+	TEST_ASSERT_EQ(p.used, p0.used);
+	drain_empty_pool();
+}
+
+/* Memory cgroups: a cgroup at its limit gets ENOMEM, nobody is killed. */
+static void write_file(const char *path, const char *fmt, long val)
+{
+	char buf[64];
+	int fd = open(path, O_WRONLY);
+	int len = snprintf(buf, sizeof(buf), fmt, val);
+
+	TEST_ASSERT(fd >= 0 && write(fd, buf, len) == len, "write '%s' to %s", buf, path);
+	close(fd);
+}
+
+static void memcg_enter(void)
+{
+	int fd = open("/sys/fs/cgroup/cgroup.subtree_control", O_WRONLY);
+
+	TEST_ASSERT(fd >= 0 && write(fd, "+memory", 7) == 7, "enable the memory controller");
+	close(fd);
+	TEST_ASSERT(!mkdir(MEMCG, 0755) || errno == EEXIST, "mkdir %s", MEMCG);
+	write_file(MEMCG "/cgroup.procs", "%ld", getpid());
+}
+
+/* Allow @headroom bytes more than the cgroup uses now. */
+static void memcg_limit_headroom(long headroom)
+{
+	FILE *f = fopen(MEMCG "/memory.current", "r");
+	long current;
+
+	TEST_ASSERT(f && fscanf(f, "%ld", &current) == 1, "read %s/memory.current", MEMCG);
+	fclose(f);
+	write_file(MEMCG "/memory.max", "%ld", current + headroom);
+}
+
+static void guest_touch_all(void)
+{
+	uint64_t *p = (uint64_t *)DATA_GPA;
+	uint64_t i;
+
+	for (i = 0; i < SZ_64M / sizeof(*p); i += 512)
+		p[i] = i;
+	GUEST_DONE();
+}
+
+static void memcg_child(void)
+{
+	struct kvm_vcpu *vcpu;
+	struct pool_stats p0, p;
+	struct kvm_vm *vm;
+	int fd, r;
+
+	memcg_enter();
+	read_pool(&p0);
+
+	/* fallocate: two 2M folios fit in the headroom, the third does not. */
+	vm = vm_create_shape_with_one_vcpu(sw_protected, &vcpu, guest_touch_all);
+	fd = add_private_data(vm, SZ_64M);
+	memcg_limit_headroom(SZ_4M + SZ_1M);
+	r = fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, SZ_64M);
+	TEST_ASSERT(r == -1 && errno == ENOMEM,
+		    "fallocate over memory.max should fail with ENOMEM, got %d errno %d", r, errno);
+	read_pool(&p);
+	TEST_ASSERT_EQ(p.used - p0.used, 2 * 512);
+	punch(fd, 0, SZ_64M);
+	read_pool(&p);
+	TEST_ASSERT_EQ(p.used, p0.used);
+
+	/* A private fault over the limit: KVM_RUN fails with ENOMEM. */
+	memcg_limit_headroom(SZ_1M);
+	r = __vcpu_run(vcpu);
+	TEST_ASSERT(r == -1 && errno == ENOMEM,
+		    "a fault over memory.max should fail KVM_RUN with ENOMEM, got %d errno %d",
+		    r, errno);
+	TEST_ASSERT_EQ(vcpu->run->exit_reason, KVM_EXIT_MEMORY_FAULT);
+
+	close(fd);
+	kvm_vm_free(vm);
+	read_pool(&p);
+	TEST_ASSERT_EQ(p.used, p0.used);
+	exit(0);
+}
+
+static void test_memcg_limit(void)
+{
+	int status;
+	pid_t pid;
+
+	pr_info("Testing memory.max: ENOMEM from fallocate and from a fault, no kill\n");
+	drain_empty_pool();
+	pid = fork();
+	TEST_ASSERT(pid >= 0, "fork");
+	if (!pid)
+		memcg_child();
+	TEST_ASSERT(waitpid(pid, &status, 0) == pid, "waitpid");
+	TEST_ASSERT(WIFEXITED(status) && !WEXITSTATUS(status),
+		    "the child in the cgroup should exit with 0, status %#x%s", status,
+		    WIFSIGNALED(status) ? " (killed)" : "");
+	TEST_ASSERT(!rmdir(MEMCG), "rmdir %s", MEMCG);
+	drain_empty_pool();
+}
+
 int main(int argc, char *argv[])
 {
 	TEST_REQUIRE(kvm_check_cap(KVM_CAP_VM_TYPES) & BIT(KVM_X86_SW_PROTECTED_VM));
@@ -308,5 +523,7 @@ int main(int argc, char *argv[])
 	test_private_faults();
 	test_no_leak_between_guests(false);
 	test_no_leak_between_guests(true);
+	test_concurrent_faults_punch_drain();
+	test_memcg_limit();
 	return 0;
 }
