@@ -10,12 +10,18 @@
  * a 2M folio splits it (truncate_inode_partial_folio()); the pool follows
  * the split, and the pages of the hole go back to it.
  *
+ * The memory is charged to the memory cgroup of the task that created the
+ * file, whoever faults or fallocates it later; the cgroup is held in the
+ * mapping's i_private_data from creation to the file's release (one file
+ * per inode in 6.12).
+ *
  * Zeroing is decided when the file is created, by the VM type
  * (kvm_arch_gmem_needs_zeroing()), never by userspace: the pool zeroes a
  * folio when it hands it out (__GFP_ZERO), or leaves it as the previous
  * user left it for VM types whose firmware initialises private memory.
  */
 #include <linux/kvm_host.h>
+#include <linux/memcontrol.h>
 #include <linux/mempolicy.h>
 #include <linux/pagemap.h>
 #include <linux/swap.h>
@@ -59,6 +65,14 @@ bool kvm_gmem_no_direct_map(struct inode *inode)
 void kvm_gmem_unmapped_init_mapping(struct inode *inode)
 {
 	mapping_set_large_folios(inode->i_mapping);
+	inode->i_mapping->i_private_data = get_mem_cgroup_from_mm(current->mm);
+}
+
+/* The file is released: no folio is added any more. */
+void kvm_gmem_unmapped_release(struct inode *inode)
+{
+	mem_cgroup_put(inode->i_mapping->i_private_data);
+	inode->i_mapping->i_private_data = NULL;
 }
 
 /* PMD_ORDER if the 2M range around @index lies inside the file. */
@@ -80,8 +94,8 @@ static int gmem_node(void)
 }
 
 /*
- * filemap_add_folio() charges the folio to the memory cgroup, with
- * __GFP_RETRY_MAYFAIL so that a cgroup at its limit fails the charge
+ * filemap_add_folio() charges the folio to the creator's memory cgroup,
+ * with __GFP_RETRY_MAYFAIL so that a cgroup at its limit fails the charge
  * (fallocate and faults get -ENOMEM) instead of OOM-killing a task: guest
  * memory is unevictable and killing would not be the caller's choice.
  *
@@ -94,6 +108,7 @@ static int gmem_node(void)
 static int gmem_add_folio(struct address_space *mapping, struct folio *folio,
 			  pgoff_t index, gfp_t gfp)
 {
+	struct mem_cgroup *old = set_active_memcg(mapping->i_private_data);
 	int err;
 
 	migrate_disable();
@@ -101,14 +116,14 @@ static int gmem_add_folio(struct address_space *mapping, struct folio *folio,
 	if (!err)
 		lru_add_drain();
 	migrate_enable();
+	set_active_memcg(old);
 	return err;
 }
 
 /*
  * Returns a locked folio of the file at @index, allocating it from the
- * pool when the file has none there.  Adding a folio to the page cache
- * charges it to the current task's memory cgroup; a charge over the
- * cgroup's limit fails with -ENOMEM.
+ * pool when the file has none there.  A charge over the limit of the
+ * creator's memory cgroup fails with -ENOMEM.
  */
 struct folio *kvm_gmem_unmapped_get_folio(struct inode *inode, pgoff_t index)
 {

@@ -433,6 +433,11 @@ static void memcg_enter(void)
 	write_file(MEMCG "/cgroup.procs", "%ld", getpid());
 }
 
+static void memcg_leave(void)
+{
+	write_file("/sys/fs/cgroup/cgroup.procs", "%ld", getpid());
+}
+
 /* Allow @headroom bytes more than the cgroup uses now. */
 static void memcg_limit_headroom(long headroom)
 {
@@ -461,12 +466,18 @@ static void memcg_child(void)
 	struct kvm_vm *vm;
 	int fd, r;
 
-	memcg_enter();
 	read_pool(&p0);
 
-	/* fallocate: two 2M folios fit in the headroom, the third does not. */
+	/*
+	 * The file is created in the cgroup; its memory is charged there
+	 * even after the process has left it.
+	 */
+	memcg_enter();
 	vm = vm_create_shape_with_one_vcpu(sw_protected, &vcpu, guest_touch_all);
 	fd = add_private_data(vm, SZ_64M);
+	memcg_leave();
+
+	/* fallocate: two 2M folios fit in the headroom, the third does not. */
 	memcg_limit_headroom(SZ_4M + SZ_1M);
 	r = fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, SZ_64M);
 	TEST_ASSERT(r == -1 && errno == ENOMEM,
@@ -497,7 +508,7 @@ static void test_memcg_limit(void)
 	int status;
 	pid_t pid;
 
-	pr_info("Testing memory.max: ENOMEM from fallocate and from a fault, no kill\n");
+	pr_info("Testing memory.max of the creator's cgroup: ENOMEM from fallocate and from a fault, no kill\n");
 	drain_empty_pool();
 	pid = fork();
 	TEST_ASSERT(pid >= 0, "fork");
@@ -511,9 +522,33 @@ static void test_memcg_limit(void)
 	drain_empty_pool();
 }
 
+/* Booted with unmapped_alloc=off: no flag, and files without it work. */
+static void test_pool_off(unsigned long vm_type)
+{
+	struct kvm_vm *vm = vm_create_barebones_type(vm_type);
+	int fd;
+
+	pr_info("Testing the capability with the pool off, VM type %lu\n", vm_type);
+	TEST_ASSERT_EQ(vm_check_cap(vm, KVM_CAP_GUEST_MEMFD_FLAGS), 0);
+	fd = __vm_create_guest_memfd(vm, SZ_2M, GUEST_MEMFD_FLAG_NO_DIRECT_MAP);
+	TEST_ASSERT(fd == -1 && errno == EINVAL,
+		    "the flag without a pool should fail with EINVAL, got fd %d errno %d", fd, errno);
+	fd = vm_create_guest_memfd(vm, SZ_2M, 0);
+	TEST_ASSERT(!fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, SZ_2M), "fallocate: %s",
+		    strerror(errno));
+	close(fd);
+	kvm_vm_free(vm);
+}
+
 int main(int argc, char *argv[])
 {
 	TEST_REQUIRE(kvm_check_cap(KVM_CAP_VM_TYPES) & BIT(KVM_X86_SW_PROTECTED_VM));
+	if (argc > 1 && !strcmp(argv[1], "--pool-off")) {
+		TEST_ASSERT(access(POOL_DIR, F_OK), "%s exists: the pool is not off", POOL_DIR);
+		test_pool_off(VM_TYPE_DEFAULT);
+		test_pool_off(KVM_X86_SW_PROTECTED_VM);
+		return 0;
+	}
 	TEST_REQUIRE(!access(POOL_DIR "/drain", W_OK));
 	TEST_REQUIRE(!access(FW_INIT_PARAM, W_OK));
 
