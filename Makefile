@@ -23,8 +23,8 @@ demo: build				## boot the kernel and show the feature
 check: build				## boot once, run every test, print the summary
 	@$(P)/check.sh
 
-bench: build				## direct-map effect of secretmem (GUEST_BENCH_MIB=1024)
-	@$(P)/boot.sh pipeline/guest/bench-secretmem.sh 1800 && cat build/results/job.log
+bench: build				## direct map and timings: secretmem, guest_memfd (GUEST_BENCH_MIB=1024)
+	@$(P)/boot.sh pipeline/guest/bench.sh 1800 && cat build/results/job.log
 	@$(P)/scan-log.sh build/results/console.log
 
 refresh:				## write edits in build/linux back into the repo

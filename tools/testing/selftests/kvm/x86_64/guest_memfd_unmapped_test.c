@@ -540,9 +540,178 @@ static void test_pool_off(unsigned long vm_type)
 	kvm_vm_free(vm);
 }
 
+/*
+ * --bench: 1 GiB of private memory three ways, in one boot: ordinary
+ * guest_memfd, the pool with host zeroing, the pool on the
+ * firmware-initialised path.  Times are TCG's here, compare them only
+ * within one run.
+ */
+#define BENCH_SIZE	SZ_1G
+
+enum bench_mode { BENCH_PLAIN, BENCH_POOL_ZERO, BENCH_POOL_FW_INIT, NR_BENCH_MODES };
+
+static const char * const bench_name[] = {
+	"no flag", "flag, zeroing", "flag, firmware-init",
+};
+
+struct bench_result {
+	double fallocate_s, touch_s, retouch_s;
+	long splits2, splits3, dm4k_kb, pool_pages, zeroed, window_maps;
+	uint64_t pages_2m, pages_4k;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void guest_touch_bench(void)
+{
+	uint64_t *p = (uint64_t *)DATA_GPA;
+	uint64_t i;
+
+	for (;;) {
+		for (i = 0; i < BENCH_SIZE / sizeof(*p); i += 512)
+			p[i] = i;
+		GUEST_SYNC(0);
+	}
+}
+
+static void bench_run_guest(struct kvm_vcpu *vcpu)
+{
+	struct ucall uc;
+
+	vcpu_run(vcpu);
+	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_IO);
+	TEST_ASSERT_EQ(get_ucall(vcpu, &uc), UCALL_SYNC);
+}
+
+static int bench_file(struct kvm_vm *vm, enum bench_mode mode)
+{
+	uint64_t flags = mode == BENCH_PLAIN ? 0 : GUEST_MEMFD_FLAG_NO_DIRECT_MAP;
+
+	set_fw_init(mode == BENCH_POOL_FW_INIT);
+	return vm_create_guest_memfd(vm, BENCH_SIZE, flags);
+}
+
+static void bench_one(enum bench_mode mode, struct bench_result *r)
+{
+	long s2 = file_sum("/proc/vmstat", "direct_map_level2_splits");
+	long s3 = file_sum("/proc/vmstat", "direct_map_level3_splits");
+	struct kvm_vcpu *vcpu;
+	struct pool_stats p0, p;
+	struct direct_map dm0, dm;
+	struct kvm_vm *vm;
+	double t;
+	int fd;
+
+	drain_empty_pool();
+	read_pool(&p0);
+	read_direct_map(&dm0);
+
+	/* fallocate on a fresh file. */
+	vm = vm_create_barebones_type(KVM_X86_SW_PROTECTED_VM);
+	fd = bench_file(vm, mode);
+	t = now_s();
+	TEST_ASSERT(!fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, BENCH_SIZE), "fallocate: %s",
+		    strerror(errno));
+	r->fallocate_s = now_s() - t;
+	close(fd);
+	kvm_vm_free(vm);
+	drain_empty_pool();
+
+	/* A guest faulting all of it, then again after it was punched out. */
+	/* Room in the default memslot for the guest's page tables of 1 GiB. */
+	vm = __vm_create_shape_with_one_vcpu(sw_protected, &vcpu, BENCH_SIZE / PAGE_SIZE,
+					     guest_touch_bench);
+	fd = bench_file(vm, mode);
+	vm_mem_add(vm, VM_MEM_SRC_ANONYMOUS, DATA_GPA, DATA_SLOT,
+		   BENCH_SIZE / vm->page_size, KVM_MEM_GUEST_MEMFD, fd, 0);
+	virt_map(vm, DATA_GPA, DATA_GPA, BENCH_SIZE / vm->page_size);
+	vm_mem_set_private(vm, DATA_GPA, BENCH_SIZE);
+	t = now_s();
+	bench_run_guest(vcpu);
+	r->touch_s = now_s() - t;
+
+	read_pool(&p);
+	read_direct_map(&dm);
+	r->pool_pages = p.used - p0.used;
+	r->zeroed = p.zeroed - p0.zeroed;
+	r->pages_2m = vm_get_stat(vm, "pages_2m");
+	r->pages_4k = vm_get_stat(vm, "pages_4k");
+	r->splits2 = file_sum("/proc/vmstat", "direct_map_level2_splits") - s2;
+	r->splits3 = file_sum("/proc/vmstat", "direct_map_level3_splits") - s3;
+	r->dm4k_kb = dm.k4 - dm0.k4;
+
+	punch(fd, 0, BENCH_SIZE);
+	t = now_s();
+	bench_run_guest(vcpu);
+	r->retouch_s = now_s() - t;
+	read_pool(&p);
+	r->window_maps = file_sum(POOL_DIR "/stats", "window_maps");
+
+	close(fd);
+	kvm_vm_free(vm);
+	set_fw_init(false);
+	drain_empty_pool();
+}
+
+static void bench(void)
+{
+	struct bench_result r[NR_BENCH_MODES];
+	long maps = file_sum(POOL_DIR "/stats", "window_maps");
+	int m;
+
+	for (m = 0; m < NR_BENCH_MODES; m++) {
+		bench_one(m, &r[m]);
+		r[m].window_maps -= maps;
+		maps += r[m].window_maps;
+	}
+
+	printf("1 GiB of private guest_memfd memory, SW-protected VM, one vCPU (TCG)\n");
+	printf("%-36s", "");
+	for (m = 0; m < NR_BENCH_MODES; m++)
+		printf("%22s", bench_name[m]);
+	printf("\n");
+#define ROW(label, fmt, field)						\
+	do {								\
+		printf("%-36s", label);					\
+		for (m = 0; m < NR_BENCH_MODES; m++)			\
+			printf(fmt, r[m].field);			\
+		printf("\n");						\
+	} while (0)
+	ROW("fallocate 1 GiB, fresh file (s)", "%22.3f", fallocate_s);
+	ROW("guest faults all of it (s)", "%22.3f", touch_s);
+	ROW("again after punching it out (s)", "%22.3f", retouch_s);
+	ROW("pool pages in use", "%22ld", pool_pages);
+	ROW("pages zeroed (fallocate+faults)", "%22ld", zeroed);
+	ROW("window uses (refaults, 1 flush each)", "%22ld", window_maps);
+	ROW("pages_2m (KVM stat)", "%22lu", pages_2m);
+	ROW("pages_4k (KVM stat)", "%22lu", pages_4k);
+	ROW("direct_map_level2_splits", "%22ld", splits2);
+	ROW("direct_map_level3_splits", "%22ld", splits3);
+	ROW("DirectMap4k growth (kB)", "%22ld", dm4k_kb);
+#undef ROW
+	printf("ratios, fallocate time: flag+zeroing / no flag %.2f, flag+firmware-init / no flag %.2f\n",
+	       r[BENCH_POOL_ZERO].fallocate_s / r[BENCH_PLAIN].fallocate_s,
+	       r[BENCH_POOL_FW_INIT].fallocate_s / r[BENCH_PLAIN].fallocate_s);
+	printf("ratios, guest faults: flag+zeroing / no flag %.2f, flag+firmware-init / no flag %.2f\n",
+	       r[BENCH_POOL_ZERO].touch_s / r[BENCH_PLAIN].touch_s,
+	       r[BENCH_POOL_FW_INIT].touch_s / r[BENCH_PLAIN].touch_s);
+}
+
 int main(int argc, char *argv[])
 {
 	TEST_REQUIRE(kvm_check_cap(KVM_CAP_VM_TYPES) & BIT(KVM_X86_SW_PROTECTED_VM));
+	if (argc > 1 && !strcmp(argv[1], "--bench")) {
+		TEST_REQUIRE(!access(POOL_DIR "/drain", W_OK));
+		TEST_REQUIRE(!access(FW_INIT_PARAM, W_OK));
+		bench();
+		return 0;
+	}
 	if (argc > 1 && !strcmp(argv[1], "--pool-off")) {
 		TEST_ASSERT(access(POOL_DIR, F_OK), "%s exists: the pool is not off", POOL_DIR);
 		test_pool_off(VM_TYPE_DEFAULT);
