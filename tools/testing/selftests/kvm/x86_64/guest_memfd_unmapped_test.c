@@ -274,6 +274,59 @@ static void test_private_faults(void)
 	drain_empty_pool();
 }
 
+#define HOLE_OFF	(SZ_2M + SZ_1M)
+
+static void guest_hole(void)
+{
+	uint64_t *p = (uint64_t *)DATA_GPA;
+	uint64_t i, expect;
+
+	for (i = 0; i < DATA_SIZE / sizeof(*p); i += 512)
+		p[i] = PATTERN;
+	GUEST_SYNC(0);
+	for (i = 0; i < DATA_SIZE / sizeof(*p); i += 512) {
+		expect = i * sizeof(*p) == HOLE_OFF ? 0 : PATTERN;
+		__GUEST_ASSERT(p[i] == expect, "gpa %#lx holds %#lx, expected %#lx",
+			       (unsigned long)(p + i), p[i], expect);
+	}
+	GUEST_DONE();
+}
+
+/*
+ * A 4K hole punched in the middle of a 2M folio the guest has mapped: the
+ * guest reads zeros there and its data everywhere else; the other folio
+ * keeps its 2M entry, the split one is mapped with 4K entries.
+ */
+static void test_hole_in_2m_mapping(void)
+{
+	struct pool_stats p0, p;
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	struct ucall uc;
+	int fd;
+
+	pr_info("Testing a 4K hole punched inside a 2M mapping\n");
+	drain_empty_pool();
+	read_pool(&p0);
+	vm = vm_create_shape_with_one_vcpu(sw_protected, &vcpu, guest_hole);
+	fd = add_private_data(vm, DATA_SIZE);
+	vcpu_run(vcpu);
+	TEST_ASSERT_EQ(get_ucall(vcpu, &uc), UCALL_SYNC);
+	TEST_ASSERT_EQ(vm_get_stat(vm, "pages_2m"), DATA_SIZE / SZ_2M);
+
+	punch(fd, HOLE_OFF, getpagesize());
+	read_pool(&p);
+	TEST_ASSERT_EQ(p.used - p0.used, DATA_SIZE / getpagesize() - 1);
+	run_guest(vcpu);
+	read_pool(&p);
+	TEST_ASSERT_EQ(p.used - p0.used, DATA_SIZE / getpagesize());
+	TEST_ASSERT_EQ(vm_get_stat(vm, "pages_2m"), DATA_SIZE / SZ_2M - 1);
+
+	close(fd);
+	kvm_vm_free(vm);
+	drain_empty_pool();
+}
+
 /*
  * Guest A leaves a pattern in private memory; guest B gets the same pool
  * pages (the pool is not drained in between).  B reads zeros, unless the
@@ -725,6 +778,7 @@ int main(int argc, char *argv[])
 	test_cap_and_flags(KVM_X86_SW_PROTECTED_VM);
 	test_fallocate_punch_close();
 	test_private_faults();
+	test_hole_in_2m_mapping();
 	test_no_leak_between_guests(false);
 	test_no_leak_between_guests(true);
 	test_concurrent_faults_punch_drain();
