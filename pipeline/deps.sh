@@ -6,7 +6,8 @@ set -euo pipefail
 
 BACKPORTS_LIST=/etc/apt/sources.list.d/gmem-pool-bookworm-backports.sources
 PKGS=(linux-source-6.12 build-essential flex bison bc libelf-dev libssl-dev
-      ccache cpio kmod rsync xz-utils patch python3 util-linux libcap-dev)
+      ccache cpio kmod rsync xz-utils patch python3 util-linux libcap-dev
+      libglib2.0-dev libpixman-1-dev libfdt-dev python3-venv ninja-build pkg-config)
 QEMU_PKG=qemu-system-x86
 QEMU_MIN_MAJOR=10
 
@@ -21,6 +22,15 @@ qemu_major()
 	echo "${v%%.*}"
 }
 
+# QEMU 10's build needs meson >= 1.5: bookworm has 1.0, backports 1.7.
+meson_ok()
+{
+	local v
+	installed meson && installed python3-pycotap || return 1
+	v=$(dpkg-query -W -f '${Version}' meson)
+	dpkg --compare-versions "$v" ge 1.5
+}
+
 have_backports()
 {
 	grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/
@@ -32,8 +42,10 @@ for p in "${PKGS[@]}"; do
 done
 want_qemu=0
 [ "$(qemu_major)" -ge "$QEMU_MIN_MAJOR" ] || want_qemu=1
+want_meson=0
+meson_ok || want_meson=1
 
-if [ ${#missing[@]} -eq 0 ] && [ $want_qemu -eq 0 ]; then
+if [ ${#missing[@]} -eq 0 ] && [ $want_qemu -eq 0 ] && [ $want_meson -eq 0 ]; then
 	log "all packages present ($(dpkg-query -W -f '${Version}' $QEMU_PKG) QEMU, $KSRC_PKG $(ksrc_version))"
 	exit 0
 fi
@@ -58,6 +70,11 @@ if [ ${#missing[@]} -gt 0 ]; then
 	log "installing: ${missing[*]}"
 	apt-get install -y -q --no-install-recommends "${missing[@]}" ||
 		die "apt-get install failed for: ${missing[*]}"
+fi
+if [ $want_meson -eq 1 ]; then
+	log "installing meson and pycotap from bookworm-backports (QEMU 10's configure wants meson >= 1.5)"
+	apt-get install -y -q --no-install-recommends -t bookworm-backports meson python3-pycotap ||
+		die "apt-get install -t bookworm-backports meson python3-pycotap failed"
 fi
 if [ $want_qemu -eq 1 ]; then
 	log "installing $QEMU_PKG from bookworm-backports"

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Build QEMU from Debian's qemu source (bookworm-backports) with
+# qemu-patches/series applied, x86_64-softmmu only, into a cache outside the
+# clone keyed by the source's checksum and the series' content: an
+# unchanged pair is not rebuilt.  Prints the path of qemu-system-x86_64.
+#
+# The source is the orig tarball of the version apt offers, checked against
+# the SHA-256 in apt's Sources index.  Debian's packaging (.dsc and
+# debian.tar.xz) is used when it can be fetched; this network serves only
+# the orig tarball, so the build says which it used.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+SERIES_DIR=$REPO/qemu-patches
+SRC_CACHE=$GMEM_CACHE/qemu-src
+
+showsrc() { apt-cache showsrc qemu 2>/dev/null; }
+
+version=$(showsrc | sed -n 's/^Version: //p' | sort -V | tail -n1)
+[ -n "$version" ] || die "apt knows no qemu source package (deb-src for bookworm-backports: make deps)"
+upstream=${version#*:}
+upstream=${upstream%-*}
+orig=qemu_$upstream.orig.tar.xz
+sum=$(showsrc | awk -v f="$orig" '/^Checksums-Sha256:/ { on = 1; next }
+	/^[^ ]/ { on = 0 } on && $3 == f { print $1; exit }')
+[ -n "$sum" ] || die "no SHA-256 for $orig in apt's Sources index"
+
+mkdir -p "$SRC_CACHE"
+if ! echo "$sum  $SRC_CACHE/$orig" | sha256sum -c --quiet 2>/dev/null; then
+	log "fetching qemu $version source"
+	(cd "$SRC_CACHE" && apt-get source --download-only "qemu=$version" >/dev/null 2>&1) || true
+	echo "$sum  $SRC_CACHE/$orig" | sha256sum -c --quiet ||
+		die "could not fetch $orig with the checksum apt expects"
+fi
+
+series_sum=$( (cd "$SERIES_DIR" && cat series && grep -v '^#' series | xargs -r cat) | sha256sum | cut -c1-16)
+OUT=$GMEM_CACHE/qemu-build/$upstream-${sum:0:12}-$series_sum
+QEMU_BIN=$OUT/install/bin/qemu-system-x86_64
+if [ -x "$QEMU_BIN" ]; then
+	log "QEMU $upstream with the series ($series_sum) already built"
+	echo "$QEMU_BIN"
+	exit 0
+fi
+
+rm -rf "$OUT"
+mkdir -p "$OUT"
+log "unpacking $orig"
+tar -xJf "$SRC_CACHE/$orig" -C "$OUT"
+SRC=$(find "$OUT" -mindepth 1 -maxdepth 1 -type d -name 'qemu-*' | head -n1)
+debian_tar=$(ls "$SRC_CACHE"/qemu_"${version#*:}".debian.tar.* 2>/dev/null | head -n1 || true)
+if [ -n "$debian_tar" ]; then
+	log "applying Debian's patches from $(basename "$debian_tar")"
+	tar -xf "$debian_tar" -C "$SRC"
+	(cd "$SRC" && QUILT_PATCHES=debian/patches quilt push -aq) ||
+		die "Debian's patch series does not apply"
+else
+	log "Debian's packaging for $version could not be fetched: building the orig tarball"
+fi
+
+grep -vE '^[[:space:]]*(#|$)' "$SERIES_DIR/series" | while read -r p; do
+	log "applying qemu-patches/$p"
+	patch -d "$SRC" -p1 --fuzz=0 --no-backup-if-mismatch -s <"$SERIES_DIR/$p" ||
+		die "qemu-patches/$p does not apply to qemu $version"
+done
+
+# The +ds tarball carries no edk2 firmware (Debian builds that in its own
+# package); meson would unpack it whenever bzip2 exists.
+sed -i 's/^  *unpack_edk2_blobs = bzip2.found()$/    unpack_edk2_blobs = false/' "$SRC/meson.build"
+grep -q 'unpack_edk2_blobs = false$' "$SRC/meson.build" ||
+	die "meson.build: cannot turn off the edk2 blobs"
+log "configuring (x86_64-softmmu)"
+mkdir -p "$SRC/build"
+# The +ds tarball has no bundled meson wheel: Debian builds with the
+# system's meson (>= 1.5, from bookworm-backports) and /usr/bin/python3;
+# it has no firmware blobs either: the installed qemu-system-data provides
+# them at run time (-L /usr/share/qemu).
+(cd "$SRC/build" && ../configure --prefix="$OUT/install" --target-list=x86_64-softmmu \
+	--python=/usr/bin/python3 --disable-download --disable-install-blobs \
+	--cc="ccache gcc" --enable-kvm --disable-docs --disable-werror \
+	--disable-gtk --disable-sdl --disable-vnc --disable-opengl --disable-curses \
+	--disable-libusb --disable-usb-redir --disable-spice --disable-xen \
+	>"$OUT/configure.log" 2>&1) || { tail -20 "$OUT/configure.log" >&2; die "configure failed"; }
+[ -z "${QEMU_CONFIGURE_ONLY:-}" ] || { log "configured in $SRC/build"; exit 0; }
+log "building QEMU (progress in $OUT/build.log)"
+start=$SECONDS
+(cd "$SRC/build" && ninja -j"$(nproc)" >"$OUT/build.log" 2>&1 && ninja install >>"$OUT/build.log" 2>&1) ||
+	{ tail -30 "$OUT/build.log" >&2; die "QEMU build failed"; }
+log "QEMU built in $((SECONDS - start))s: $QEMU_BIN"
+echo "$QEMU_BIN"
