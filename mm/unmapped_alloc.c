@@ -21,15 +21,17 @@
  * memory of its node.
  *
  * Locking: pool->lock protects the free lists, the block list, the state
- * of every block in the pool and the pool's counters.  It is a spinlock,
- * never held while the direct map changes or memory is allocated, zeroed
- * or freed.  pool->window_lock serialises users of the pool's window, a
+ * of every block in the pool and the pool's counters.  It is a spinlock
+ * taken with interrupts off (a split takes it under the page cache's
+ * irq-safe xa_lock, and frees may come from any context), never held
+ * while the direct map changes or memory is allocated, zeroed or freed.  pool->window_lock serialises users of the pool's window, a
  * short-lived mapping for zeroing and for unmapped_pages_map().
  * blocks_by_pfn has its own lock; a block is added to it before it joins
  * its pool and removed under pool->lock when it leaves, so a block found
  * there under pool->lock is alive.
  */
 #include <linux/cacheflush.h>
+#include <linux/cc_platform.h>
 #include <linux/debugfs.h>
 #include <linux/fault-inject.h>
 #include <linux/highmem.h>
@@ -281,7 +283,7 @@ static struct page *refill_and_take(struct unmapped_pool *pool, gfp_t gfp,
 		bitmap_fill(block->zeroed, 1UL << o);
 	count_vm_event(UNMAPPED_BLOCK_UNMAP);
 
-	spin_lock(&pool->lock);
+	spin_lock_irq(&pool->lock);
 	list_add(&block->list, &pool->blocks);
 	pool->nr_blocks++;
 	pool->blocks_unmapped++;
@@ -290,7 +292,7 @@ static struct page *refill_and_take(struct unmapped_pool *pool, gfp_t gfp,
 	pool_account(pool, 1L << o, 0);
 	add_free_chunk(pool, block, 0, o);
 	page = take_chunk(pool, order, zeroed);
-	spin_unlock(&pool->lock);
+	spin_unlock_irq(&pool->lock);
 	return page;
 
 restore:
@@ -312,9 +314,9 @@ static void *window_map(struct unmapped_pool *pool, struct page *page,
 	unsigned long i;
 
 	mutex_lock(&pool->window_lock);
-	spin_lock(&pool->lock);
+	spin_lock_irq(&pool->lock);
 	pool->window_maps++;
-	spin_unlock(&pool->lock);
+	spin_unlock_irq(&pool->lock);
 	for (i = 0; i < (1UL << order); i++)
 		pool->window_pages[i] = page + i;
 	if (vmap_pages_range_noflush(addr, end, PAGE_KERNEL, pool->window_pages,
@@ -397,6 +399,7 @@ static void pool_free(struct page *page, unsigned int order)
 {
 	struct unmapped_pool *pool = page_pool(page, order);
 	struct unmapped_block *block;
+	unsigned long flags;
 
 	if (!pool)
 		return;
@@ -405,11 +408,11 @@ static void pool_free(struct page *page, unsigned int order)
 		      page_to_pfn(page), page_ref_count(page)))
 		return;
 
-	spin_lock(&pool->lock);
+	spin_lock_irqsave(&pool->lock, flags);
 	block = used_chunk_block(pool, page, order);
 	if (block)
 		put_chunk(pool, block, page_to_pfn(page) - block->pfn, order);
-	spin_unlock(&pool->lock);
+	spin_unlock_irqrestore(&pool->lock, flags);
 }
 
 /**
@@ -455,9 +458,9 @@ struct page *unmapped_pages_alloc_node(int nid, gfp_t gfp, unsigned int order)
 		return NULL;
 	pool = pools[nid];
 
-	spin_lock(&pool->lock);
+	spin_lock_irq(&pool->lock);
 	page = take_chunk(pool, order, &zeroed);
-	spin_unlock(&pool->lock);
+	spin_unlock_irq(&pool->lock);
 	if (!page)
 		page = refill_and_take(pool, gfp, order, PMD_ORDER, &zeroed);
 	if (!page)
@@ -467,12 +470,12 @@ struct page *unmapped_pages_alloc_node(int nid, gfp_t gfp, unsigned int order)
 		pool_free(page, order);
 		return NULL;
 	}
-	spin_lock(&pool->lock);
+	spin_lock_irq(&pool->lock);
 	if (gfp & __GFP_ZERO)
 		pool->pages_zeroed += 1UL << order;
 	else
 		pool->pages_unzeroed += 1UL << order;
-	spin_unlock(&pool->lock);
+	spin_unlock_irq(&pool->lock);
 	set_page_count(page, 1);
 	if ((gfp & __GFP_COMP) && order)
 		prep_compound_page(page, order);
@@ -524,6 +527,7 @@ void unmapped_pages_free(struct page *page, unsigned int order)
 {
 	struct unmapped_pool *pool = page_pool(page, order);
 	struct unmapped_block *block;
+	unsigned long flags;
 
 	if (!pool)
 		return;
@@ -532,9 +536,9 @@ void unmapped_pages_free(struct page *page, unsigned int order)
 		      page_to_pfn(page), page_ref_count(page)))
 		return;
 	/* Checked first: a wrong order would reset other users' pages. */
-	spin_lock(&pool->lock);
+	spin_lock_irqsave(&pool->lock, flags);
 	block = used_chunk_block(pool, page, order);
-	spin_unlock(&pool->lock);
+	spin_unlock_irqrestore(&pool->lock, flags);
 	if (block)
 		__free_pages(page, order);
 }
@@ -605,18 +609,18 @@ void unmapped_pool_split(struct page *page, unsigned int order,
 {
 	struct unmapped_pool *pool = page_pool(page, order);
 	struct unmapped_block *block;
-	unsigned long off, i;
+	unsigned long off, i, flags;
 
 	if (!pool)
 		return;
-	spin_lock(&pool->lock);
+	spin_lock_irqsave(&pool->lock, flags);
 	block = used_chunk_block(pool, page, order);
 	if (block) {
 		off = page_to_pfn(page) - block->pfn;
 		for (i = 0; i < (1UL << order); i += 1UL << new_order)
 			block->state[off + i] = CHUNK_USED | new_order;
 	}
-	spin_unlock(&pool->lock);
+	spin_unlock_irqrestore(&pool->lock, flags);
 }
 
 /**
@@ -661,7 +665,7 @@ static unsigned long take_free_blocks(struct unmapped_pool *pool,
 	struct unmapped_block *block, *next;
 	unsigned long pages = 0;
 
-	spin_lock(&pool->lock);
+	spin_lock_irq(&pool->lock);
 	list_for_each_entry_safe(block, next, &pool->blocks, list) {
 		if (pages >= max_pages)
 			break;
@@ -674,7 +678,7 @@ static unsigned long take_free_blocks(struct unmapped_pool *pool,
 		pool_account(pool, -(1L << block->order), 0);
 		pages += 1UL << block->order;
 	}
-	spin_unlock(&pool->lock);
+	spin_unlock_irq(&pool->lock);
 	return pages;
 }
 
@@ -713,7 +717,9 @@ static int restore_block(struct unmapped_block *block)
  * Map unlinked blocks back and free them to the page allocator.  Memory
  * that is poisoned, or could not be mapped, is never given back.  With
  * @collapse the direct map is collapsed now; otherwise the blocks wait on
- * pool->to_collapse for collapse_work.
+ * pool->to_collapse for collapse_work.  Not on SEV-SNP hosts: a freed
+ * block may be reused and made guest-private before the worker runs,
+ * and the RMP requires the 4K entries adjust_direct_map() made for it.
  */
 static void release_blocks(struct unmapped_pool *pool, struct list_head *blocks,
 			   bool collapse)
@@ -725,7 +731,7 @@ static void release_blocks(struct unmapped_pool *pool, struct list_head *blocks,
 	list_for_each_entry_safe(block, next, blocks, list) {
 		struct page *page = chunk_page(block, 0);
 
-		list_del(&block->list);
+		list_del_init(&block->list);
 		if (block_hwpoisoned(block) ||
 		    WARN_ONCE(restore_block(block),
 			      "unmapped_alloc: pfn %#lx order %u stays unmapped\n",
@@ -737,22 +743,22 @@ static void release_blocks(struct unmapped_pool *pool, struct list_head *blocks,
 		restored++;
 		if (collapse) {
 			collapse_direct_map(page, 1UL << block->order);
-		} else {
+		} else if (!cc_platform_has(CC_ATTR_HOST_SEV_SNP)) {
 			/* Only pfn and order are used from here on. */
 			list_add(&block->list, &later);
 		}
 		set_page_count(page, 1);
 		__free_pages(page, block->order);
-		if (collapse)
+		if (list_empty(&block->list))
 			kfree(block);
 	}
 
 	count_vm_events(UNMAPPED_BLOCK_RESTORE, restored);
-	spin_lock(&pool->lock);
+	spin_lock_irq(&pool->lock);
 	pool->blocks_restored += restored;
 	pool->blocks_kept += kept;
 	list_splice(&later, &pool->to_collapse);
-	spin_unlock(&pool->lock);
+	spin_unlock_irq(&pool->lock);
 	if (!list_empty(&later))
 		queue_work(system_unbound_wq, &pool->collapse_work);
 }
@@ -769,9 +775,9 @@ static void collapse_worker(struct work_struct *work)
 	struct unmapped_block *block, *next;
 	LIST_HEAD(blocks);
 
-	spin_lock(&pool->lock);
+	spin_lock_irq(&pool->lock);
 	list_splice_init(&pool->to_collapse, &blocks);
-	spin_unlock(&pool->lock);
+	spin_unlock_irq(&pool->lock);
 
 	list_for_each_entry_safe(block, next, &blocks, list) {
 		collapse_direct_map(pfn_to_page(block->pfn), 1UL << block->order);
@@ -840,7 +846,7 @@ static int stats_show(struct seq_file *m, void *v)
 		pool = pools[nid];
 		if (!pool)
 			continue;
-		spin_lock(&pool->lock);
+		spin_lock_irq(&pool->lock);
 		seq_printf(m, "node %d\nfree_chunks", nid);
 		for (o = 0; o <= PMD_ORDER; o++)
 			seq_printf(m, " %lu", pool->nr_free_chunks[o]);
@@ -852,7 +858,7 @@ static int stats_show(struct seq_file *m, void *v)
 			   pool->fallbacks, pool->blocks_kept);
 		seq_printf(m, "pages_zeroed %lu\npages_unzeroed %lu\nwindow_maps %lu\n",
 			   pool->pages_zeroed, pool->pages_unzeroed, pool->window_maps);
-		spin_unlock(&pool->lock);
+		spin_unlock_irq(&pool->lock);
 	}
 	return 0;
 }

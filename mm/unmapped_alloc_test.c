@@ -14,7 +14,7 @@ struct ua_counts {
 
 static void ua_read_counts(struct unmapped_pool *pool, struct ua_counts *c)
 {
-	spin_lock(&pool->lock);
+	spin_lock_irq(&pool->lock);
 	c->blocks = pool->nr_blocks;
 	c->used = pool->pages_used;
 	c->free = pool->pages_free;
@@ -22,7 +22,7 @@ static void ua_read_counts(struct unmapped_pool *pool, struct ua_counts *c)
 	c->restored = pool->blocks_restored;
 	c->fallbacks = pool->fallbacks;
 	c->kept = pool->blocks_kept;
-	spin_unlock(&pool->lock);
+	spin_unlock_irq(&pool->lock);
 }
 
 static struct unmapped_pool *ua_drained_local_pool(struct kunit *test)
@@ -643,9 +643,9 @@ static void ua_fresh_block_zeroed_without_window(struct kunit *test)
 	struct page *page;
 	void *map;
 
-	spin_lock(&pool->lock);
+	spin_lock_irq(&pool->lock);
 	maps = pool->window_maps;
-	spin_unlock(&pool->lock);
+	spin_unlock_irq(&pool->lock);
 	page = unmapped_pages_alloc(GFP_KERNEL | __GFP_ZERO, PMD_ORDER);
 	KUNIT_ASSERT_NOT_NULL(test, page);
 	KUNIT_EXPECT_EQ(test, pool->window_maps, maps);

@@ -113,8 +113,16 @@ static int gmem_add_folio(struct address_space *mapping, struct folio *folio,
 
 	migrate_disable();
 	err = filemap_add_folio(mapping, folio, index, gfp | __GFP_RETRY_MAYFAIL);
-	if (!err)
+	if (!err) {
 		lru_add_drain();
+		/*
+		 * Dirty, as guest memory is: a large folio whose split fails
+		 * when a hole is punched is then kept whole rather than
+		 * dropped (truncate_inode_partial_folio()), and cache
+		 * invalidation never evicts it.
+		 */
+		folio_mark_dirty(folio);
+	}
 	migrate_enable();
 	set_active_memcg(old);
 	return err;
@@ -141,7 +149,10 @@ struct folio *kvm_gmem_unmapped_get_folio(struct inode *inode, pgoff_t index)
 		if (!IS_ERR(folio))
 			return folio;
 
-		folio = unmapped_folio_alloc_node(gmem_node(), gfp, order);
+		/* 2M only if the page allocator has it at hand: 4K otherwise. */
+		folio = unmapped_folio_alloc_node(gmem_node(),
+						  order ? gfp | __GFP_NORETRY | __GFP_NOWARN : gfp,
+						  order);
 		if (!folio) {
 			if (!order)
 				return ERR_PTR(-ENOMEM);

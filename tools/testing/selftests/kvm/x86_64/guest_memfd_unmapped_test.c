@@ -102,13 +102,28 @@ static void test_cap_and_flags(unsigned long vm_type)
 	static const uint64_t bad[] = { 1ULL << 0, 1ULL << 1, 1ULL << 3, 1ULL << 63 };
 	struct kvm_vm *vm = vm_create_barebones_type(vm_type);
 	uint64_t flags;
-	int fd, i;
+	int fd, i, r;
+	void *hva;
 
 	pr_info("Testing the capability and flags, VM type %lu\n", vm_type);
 	flags = vm_check_cap(vm, KVM_CAP_GUEST_MEMFD_FLAGS);
 	TEST_ASSERT_EQ(flags, GUEST_MEMFD_FLAG_NO_DIRECT_MAP);
 
-	fd = vm_create_guest_memfd(vm, SZ_2M, GUEST_MEMFD_FLAG_NO_DIRECT_MAP);
+	fd = vm_create_guest_memfd(vm, SZ_4M, GUEST_MEMFD_FLAG_NO_DIRECT_MAP);
+	/* Binding (VM types with private memory) keeps the 2M folios aligned. */
+	if (vm_type == KVM_X86_SW_PROTECTED_VM) {
+		hva = mmap(NULL, SZ_2M, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		TEST_ASSERT(hva != MAP_FAILED, "mmap");
+		r = __vm_set_user_memory_region2(vm, DATA_SLOT, KVM_MEM_GUEST_MEMFD, DATA_GPA,
+						 SZ_2M, hva, fd, getpagesize());
+		TEST_ASSERT(r == -1 && errno == EINVAL,
+			    "binding at a 4K offset should fail with EINVAL, got %d errno %d",
+			    r, errno);
+		r = __vm_set_user_memory_region2(vm, DATA_SLOT, KVM_MEM_GUEST_MEMFD, DATA_GPA,
+						 SZ_2M, hva, fd, SZ_2M);
+		TEST_ASSERT(!r, "binding at a 2M offset: %s", strerror(errno));
+	}
 	close(fd);
 	for (i = 0; i < ARRAY_SIZE(bad); i++) {
 		fd = __vm_create_guest_memfd(vm, SZ_2M, bad[i] | GUEST_MEMFD_FLAG_NO_DIRECT_MAP);
