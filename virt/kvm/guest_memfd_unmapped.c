@@ -29,8 +29,9 @@
 
 #include "kvm_mm.h"
 
-/* Internal inode flag, never accepted from userspace. */
+/* Internal inode flags, never accepted from userspace. */
 #define KVM_GMEM_SKIP_ZEROING	BIT_ULL(63)
+#define KVM_GMEM_SMALL_FOLIOS	BIT_ULL(62)
 
 static u64 gmem_inode_flags(struct inode *inode)
 {
@@ -42,6 +43,11 @@ bool __weak kvm_arch_gmem_needs_zeroing(struct kvm *kvm)
 	return true;
 }
 
+int __weak kvm_arch_gmem_max_folio_order(struct kvm *kvm)
+{
+	return PMD_ORDER;
+}
+
 /* The flags KVM_CREATE_GUEST_MEMFD accepts; @kvm may be NULL. */
 u64 kvm_gmem_supported_flags(struct kvm *kvm)
 {
@@ -51,9 +57,12 @@ u64 kvm_gmem_supported_flags(struct kvm *kvm)
 /* @flags, validated, with what the kernel decides for @kvm's files. */
 u64 kvm_gmem_internal_flags(struct kvm *kvm, u64 flags)
 {
-	if ((flags & GUEST_MEMFD_FLAG_NO_DIRECT_MAP) &&
-	    !kvm_arch_gmem_needs_zeroing(kvm))
+	if (!(flags & GUEST_MEMFD_FLAG_NO_DIRECT_MAP))
+		return flags;
+	if (!kvm_arch_gmem_needs_zeroing(kvm))
 		flags |= KVM_GMEM_SKIP_ZEROING;
+	if (kvm_arch_gmem_max_folio_order(kvm) < PMD_ORDER)
+		flags |= KVM_GMEM_SMALL_FOLIOS;
 	return flags;
 }
 
@@ -75,12 +84,17 @@ void kvm_gmem_unmapped_release(struct inode *inode)
 	inode->i_mapping->i_private_data = NULL;
 }
 
-/* PMD_ORDER if the 2M range around @index lies inside the file. */
+/*
+ * PMD_ORDER if the 2M range around @index lies inside the file and the VM
+ * type allows 2M folios.
+ */
 static unsigned int gmem_folio_order(struct inode *inode, pgoff_t index)
 {
 	pgoff_t start = ALIGN_DOWN(index, 1UL << PMD_ORDER);
 	pgoff_t nr = i_size_read(inode) >> PAGE_SHIFT;
 
+	if (gmem_inode_flags(inode) & KVM_GMEM_SMALL_FOLIOS)
+		return 0;
 	return start + (1UL << PMD_ORDER) <= nr ? PMD_ORDER : 0;
 }
 

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Which VM types get guest_memfd pages zeroed by the host when the pages
- * come from the unmapped pool (GUEST_MEMFD_FLAG_NO_DIRECT_MAP).  The
- * security argument for each type is in the project's docs/.
+ * Per VM type policy for guest_memfd pages from the unmapped pool
+ * (GUEST_MEMFD_FLAG_NO_DIRECT_MAP): whether the host zeroes them, and the
+ * largest folio.  The security argument for each type is in the
+ * project's docs/.
  */
 #include <linux/kvm_host.h>
 #include <linux/moduleparam.h>
@@ -36,4 +37,16 @@ bool kvm_arch_gmem_needs_zeroing(struct kvm *kvm)
 	default:
 		return true;
 	}
+}
+
+int kvm_arch_gmem_max_folio_order(struct kvm *kvm)
+{
+	/*
+	 * SNP prepares (makes private) a folio from its first pfn and tracks
+	 * "prepared" per folio; a 2M folio launched in part would leave pages
+	 * shared in the RMP.  4K folios until that is tracked per page.
+	 */
+	if (kvm->arch.vm_type == KVM_X86_SNP_VM)
+		return 0;
+	return PMD_ORDER;
 }
