@@ -24,8 +24,9 @@
  * of every block in the pool and the pool's counters.  It is a spinlock
  * taken with interrupts off (a split takes it under the page cache's
  * irq-safe xa_lock, and frees may come from any context), never held
- * while the direct map changes or memory is allocated, zeroed or freed.  pool->window_lock serialises users of the pool's window, a
- * short-lived mapping for zeroing and for unmapped_pages_map().
+ * while the direct map changes or memory is allocated, zeroed or freed.
+ * pool->window_lock serialises users of the pool's window, a short-lived
+ * mapping for zeroing and for unmapped_pages_map().
  * blocks_by_pfn has its own lock; a block is added to it before it joins
  * its pool and removed under pool->lock when it leaves, so a block found
  * there under pool->lock is alive.

@@ -30,7 +30,7 @@
 #define MEMCG		"/sys/fs/cgroup/gmem-unmapped-test"
 
 struct pool_stats {
-	long used, free, blocks, zeroed, unzeroed;
+	long used, free, blocks, zeroed, unzeroed, window_maps;
 };
 
 struct direct_map {
@@ -62,6 +62,7 @@ static void read_pool(struct pool_stats *p)
 	p->blocks = file_sum(POOL_DIR "/stats", "blocks");
 	p->zeroed = file_sum(POOL_DIR "/stats", "pages_zeroed");
 	p->unzeroed = file_sum(POOL_DIR "/stats", "pages_unzeroed");
+	p->window_maps = file_sum(POOL_DIR "/stats", "window_maps");
 }
 
 static void read_direct_map(struct direct_map *d)
@@ -216,6 +217,15 @@ static void guest_expect_pattern(void)
 	guest_fill(PATTERN, true);
 }
 
+/* Bind @size bytes of guest_memfd @fd as private memory at DATA_GPA. */
+static void bind_private_data(struct kvm_vm *vm, int fd, uint64_t size)
+{
+	vm_mem_add(vm, VM_MEM_SRC_ANONYMOUS, DATA_GPA, DATA_SLOT,
+		   size / vm->page_size, KVM_MEM_GUEST_MEMFD, fd, 0);
+	virt_map(vm, DATA_GPA, DATA_GPA, size / vm->page_size);
+	vm_mem_set_private(vm, DATA_GPA, size);
+}
+
 /*
  * Give @vm @size bytes of private guest_memfd memory at DATA_GPA, backed
  * by the pool; returns the file, which the caller closes.
@@ -224,10 +234,7 @@ static int add_private_data(struct kvm_vm *vm, uint64_t size)
 {
 	int fd = vm_create_guest_memfd(vm, size, GUEST_MEMFD_FLAG_NO_DIRECT_MAP);
 
-	vm_mem_add(vm, VM_MEM_SRC_ANONYMOUS, DATA_GPA, DATA_SLOT,
-		   size / vm->page_size, KVM_MEM_GUEST_MEMFD, fd, 0);
-	virt_map(vm, DATA_GPA, DATA_GPA, size / vm->page_size);
-	vm_mem_set_private(vm, DATA_GPA, size);
+	bind_private_data(vm, fd, size);
 	return fd;
 }
 
@@ -696,10 +703,7 @@ static void bench_one(enum bench_mode mode, struct bench_result *r)
 	vm = __vm_create_shape_with_one_vcpu(sw_protected, &vcpu, BENCH_SIZE / PAGE_SIZE,
 					     guest_touch_bench);
 	fd = bench_file(vm, mode);
-	vm_mem_add(vm, VM_MEM_SRC_ANONYMOUS, DATA_GPA, DATA_SLOT,
-		   BENCH_SIZE / vm->page_size, KVM_MEM_GUEST_MEMFD, fd, 0);
-	virt_map(vm, DATA_GPA, DATA_GPA, BENCH_SIZE / vm->page_size);
-	vm_mem_set_private(vm, DATA_GPA, BENCH_SIZE);
+	bind_private_data(vm, fd, BENCH_SIZE);
 	t = now_s();
 	bench_run_guest(vcpu);
 	r->touch_s = now_s() - t;
@@ -719,7 +723,7 @@ static void bench_one(enum bench_mode mode, struct bench_result *r)
 	bench_run_guest(vcpu);
 	r->retouch_s = now_s() - t;
 	read_pool(&p);
-	r->window_maps = file_sum(POOL_DIR "/stats", "window_maps");
+	r->window_maps = p.window_maps - p0.window_maps;
 
 	close(fd);
 	kvm_vm_free(vm);
@@ -730,14 +734,10 @@ static void bench_one(enum bench_mode mode, struct bench_result *r)
 static void bench(void)
 {
 	struct bench_result r[NR_BENCH_MODES];
-	long maps = file_sum(POOL_DIR "/stats", "window_maps");
 	int m;
 
-	for (m = 0; m < NR_BENCH_MODES; m++) {
+	for (m = 0; m < NR_BENCH_MODES; m++)
 		bench_one(m, &r[m]);
-		r[m].window_maps -= maps;
-		maps += r[m].window_maps;
-	}
 
 	printf("1 GiB of private guest_memfd memory, SW-protected VM, one vCPU (TCG)\n");
 	printf("%-36s", "");
