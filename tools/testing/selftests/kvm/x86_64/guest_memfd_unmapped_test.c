@@ -103,29 +103,12 @@ static void test_cap_and_flags(unsigned long vm_type)
 	static const uint64_t bad[] = { 1ULL << 0, 1ULL << 1, 1ULL << 3, 1ULL << 63 };
 	struct kvm_vm *vm = vm_create_barebones_type(vm_type);
 	uint64_t flags;
-	int fd, i, r;
-	void *hva;
+	int fd, i;
 
 	pr_info("Testing the capability and flags, VM type %lu\n", vm_type);
 	flags = vm_check_cap(vm, KVM_CAP_GUEST_MEMFD_FLAGS);
 	TEST_ASSERT_EQ(flags, GUEST_MEMFD_FLAG_NO_DIRECT_MAP);
 
-	fd = vm_create_guest_memfd(vm, SZ_4M, GUEST_MEMFD_FLAG_NO_DIRECT_MAP);
-	/* Binding (VM types with private memory) keeps the 2M folios aligned. */
-	if (vm_type == KVM_X86_SW_PROTECTED_VM) {
-		hva = mmap(NULL, SZ_2M, PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		TEST_ASSERT(hva != MAP_FAILED, "mmap");
-		r = __vm_set_user_memory_region2(vm, DATA_SLOT, KVM_MEM_GUEST_MEMFD, DATA_GPA,
-						 SZ_2M, hva, fd, getpagesize());
-		TEST_ASSERT(r == -1 && errno == EINVAL,
-			    "binding at a 4K offset should fail with EINVAL, got %d errno %d",
-			    r, errno);
-		r = __vm_set_user_memory_region2(vm, DATA_SLOT, KVM_MEM_GUEST_MEMFD, DATA_GPA,
-						 SZ_2M, hva, fd, SZ_2M);
-		TEST_ASSERT(!r, "binding at a 2M offset: %s", strerror(errno));
-	}
-	close(fd);
 	for (i = 0; i < ARRAY_SIZE(bad); i++) {
 		fd = __vm_create_guest_memfd(vm, SZ_2M, bad[i] | GUEST_MEMFD_FLAG_NO_DIRECT_MAP);
 		TEST_ASSERT(fd == -1 && errno == EINVAL,
@@ -346,6 +329,56 @@ static void test_hole_in_2m_mapping(void)
 
 	close(fd);
 	kvm_vm_free(vm);
+	drain_empty_pool();
+}
+
+#define ODD_OFFSET	SZ_1M
+
+static void guest_write_and_check(void)
+{
+	uint64_t *p = (uint64_t *)DATA_GPA;
+	uint64_t i;
+
+	for (i = 0; i < DATA_SIZE / sizeof(*p); i += 512)
+		p[i] = PATTERN ^ i;
+	for (i = 0; i < DATA_SIZE / sizeof(*p); i += 512)
+		__GUEST_ASSERT(p[i] == (PATTERN ^ i), "gpa %#lx holds %#lx, expected %#lx",
+			       (unsigned long)(p + i), p[i], PATTERN ^ i);
+	GUEST_DONE();
+}
+
+/*
+ * A binding whose guest_memfd_offset is not 2M-aligned with its guest
+ * address (QEMU binds RAM above 1M at offset 1M): the 2M folios cannot
+ * be mapped with 2M entries, so KVM maps them with 4K ones.
+ */
+static void test_unaligned_binding(void)
+{
+	struct pool_stats p0, p;
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	int fd;
+
+	pr_info("Testing a binding at a 1M offset\n");
+	drain_empty_pool();
+	read_pool(&p0);
+	vm = vm_create_shape_with_one_vcpu(sw_protected, &vcpu, guest_write_and_check);
+	fd = vm_create_guest_memfd(vm, DATA_SIZE + SZ_2M, GUEST_MEMFD_FLAG_NO_DIRECT_MAP);
+	vm_mem_add(vm, VM_MEM_SRC_ANONYMOUS, DATA_GPA, DATA_SLOT,
+		   DATA_SIZE / vm->page_size, KVM_MEM_GUEST_MEMFD, fd, ODD_OFFSET);
+	virt_map(vm, DATA_GPA, DATA_GPA, DATA_SIZE / vm->page_size);
+	vm_mem_set_private(vm, DATA_GPA, DATA_SIZE);
+	run_guest(vcpu);
+	read_pool(&p);
+	/* The range touches three 2M folios of the file, all taken whole. */
+	TEST_ASSERT_EQ(p.used - p0.used, (DATA_SIZE + SZ_2M) / getpagesize());
+	TEST_ASSERT(vm_get_stat(vm, "pages_2m") == 0,
+		    "folios misaligned with the slot should be mapped with 4K entries, pages_2m is %lu",
+		    vm_get_stat(vm, "pages_2m"));
+	close(fd);
+	kvm_vm_free(vm);
+	read_pool(&p);
+	TEST_ASSERT_EQ(p.used, p0.used);
 	drain_empty_pool();
 }
 
@@ -794,6 +827,7 @@ int main(int argc, char *argv[])
 	test_fallocate_punch_close();
 	test_private_faults();
 	test_hole_in_2m_mapping();
+	test_unaligned_binding();
 	test_no_leak_between_guests(false);
 	test_no_leak_between_guests(true);
 	test_concurrent_faults_punch_drain();
