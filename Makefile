@@ -14,8 +14,9 @@ deps:					## install missing Debian packages (root)
 tree: deps				## assemble linux-source-6.12 + this repo
 	@$(P)/assemble.sh
 
-build: tree				## bzImage, headers, selftests
+build: tree				## bzImage, headers, selftests, patched QEMU, test guest
 	@$(P)/build-kernel.sh
+	@$(P)/build-qemu.sh
 
 demo: build				## boot the kernel and show the feature
 	@$(P)/demo.sh

@@ -19,6 +19,10 @@ BZIMAGE=$KOBJ/arch/x86/boot/bzImage
 [ -f "$BZIMAGE" ] || die "no kernel at $BZIMAGE (run 'make build')"
 [ -f "$REPO/$JOB" ] || die "no guest job $JOB"
 
+# The patched QEMU and the test guest (make build) reach the job as GUEST_*.
+if [ -f "$REPO/build/qemu.env" ]; then
+	. "$REPO/build/qemu.env"
+fi
 rm -rf "$RESULTS"
 mkdir -p "$RESULTS"
 {

@@ -53,6 +53,20 @@ fi
 run "the same conversions with the guest_memfd on the pool (-u)" \
 	kvm/x86_64 "private_mem_conversions_test -u -n 2"
 
+section "QEMU: a confidential guest whose private memory comes from the pool"
+echo "The patched QEMU launches qemu-guest/convert-guest.bin as a sw-protected-guest"
+echo "(KVM_X86_SW_PROTECTED_VM); the guest converts 4 MiB to private, fills it,"
+echo "waits while the figures are read, converts it back.  Once with"
+echo "guest-memfd-no-direct-map=on, once with ordinary guest_memfd."
+if ! bash "$REPO/pipeline/tests/qemu_launch.sh"; then
+	echo "FAILED"
+	exit 1
+fi
+echo "With the property the private 4 MiB are 1024 pool pages in two 2 MiB blocks"
+echo "taken out of the direct map whole (a 1 GiB entry becomes 2 MiB entries:"
+echo "one level-3 split, no level-2 split); the drain maps them back and"
+echo "re-collapses the 1 GiB entry.  Without it the pool does not move."
+
 section "direct map after"
 direct_map
 echo

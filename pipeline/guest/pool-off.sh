@@ -9,3 +9,5 @@ echo "guest-test: start guest_memfd_unmapped_test --pool-off"
 cd "$KST/kvm" && ./x86_64/guest_memfd_unmapped_test --pool-off
 echo "guest-test: start memfd_secret"
 cd "$KST/mm" && ./memfd_secret
+echo "guest-test: start qemu_refused.sh no-cap"
+bash "$REPO/pipeline/tests/qemu_refused.sh" no-cap
