@@ -161,6 +161,12 @@ static void check(enum step step, uint32_t seed, const char *what)
 	}
 }
 
+static void fill_and_check(enum step step, uint32_t seed, const char *memory)
+{
+	fill(seed);
+	check(step, seed, memory);
+}
+
 static void convert(enum step step, uint32_t gpa, uint32_t size, uint32_t attrs)
 {
 	int32_t ret = map_gpa_range(gpa, size, attrs);
@@ -186,13 +192,12 @@ void guest_main(void)
 {
 	puts_serial("convert-guest: start\n");
 
-	fill(0x5a5a0000);
-	check(STEP_SHARED_WRITE, 0x5a5a0000, "shared memory does not hold what was written");
+	fill_and_check(STEP_SHARED_WRITE, 0x5a5a0000, "shared memory does not hold what was written");
 
 	convert(STEP_TO_PRIVATE, RANGE_GPA, RANGE_SIZE, MAP_GPA_ENCRYPTED);
 	check(STEP_PRIVATE_ZERO, 0, "new private memory is not zero");
-	fill(0xa5a50000);
-	check(STEP_PRIVATE_PATTERN, 0xa5a50000, "private memory does not hold what was written");
+	fill_and_check(STEP_PRIVATE_PATTERN, 0xa5a50000,
+		       "private memory does not hold what was written");
 
 	/* The host samples its figures now; any byte lets the guest go on. */
 	puts_serial("convert-guest: private ");
@@ -208,8 +213,7 @@ void guest_main(void)
 
 	convert(STEP_TO_SHARED, RANGE_GPA, RANGE_SIZE, MAP_GPA_DECRYPTED);
 	check(STEP_SHARED_DISCARDED, 0, "shared memory was not discarded by the conversion");
-	fill(0x3c3c0000);
-	check(STEP_SHARED_AGAIN, 0x3c3c0000, "shared memory does not hold what was written");
+	fill_and_check(STEP_SHARED_AGAIN, 0x3c3c0000, "shared memory does not hold what was written");
 
 	puts_serial("convert-guest: ok\n");
 	report(GUEST_OK);

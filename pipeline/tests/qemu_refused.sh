@@ -4,6 +4,7 @@
 # exit status 1 and an error saying what is wrong (never a signal, a
 # hang, or a guest that starts).
 #   qemu_refused.sh options   malformed -object options (host, no KVM needed)
+#   qemu_refused.sh kvm       refused on a KVM that has everything (test guest)
 #   qemu_refused.sh no-cap    the property on a kernel without the flag
 #   qemu_refused.sh no-type   sw-protected-guest on a KVM without the VM type
 # QEMU comes from GUEST_QEMU, or build/qemu.env on the host.
@@ -54,6 +55,12 @@ options)
 		"sw-protected-guest: KVM required" \
 		-accel tcg "${SWP[@]}" -object sw-protected-guest,id=prot
 	;;
+kvm)
+	refused "sw-protected-guest with smm=on (KVM gives private-memory VMs no SMM)" \
+		"sw-protected-guest does not support SMM" \
+		-accel kvm -machine q35,smm=on,confidential-guest-support=prot \
+		-object sw-protected-guest,id=prot
+	;;
 no-cap)
 	refused "guest-memfd-no-direct-map=on on a kernel without GUEST_MEMFD_FLAG_NO_DIRECT_MAP" \
 		"'guest-memfd-no-direct-map=on' needs a host kernel .*GUEST_MEMFD_FLAG_NO_DIRECT_MAP" \
@@ -65,7 +72,7 @@ no-type)
 		-accel kvm "${SWP[@]}" -object sw-protected-guest,id=prot
 	;;
 *)
-	echo "usage: $0 options|no-cap|no-type" >&2
+	echo "usage: $0 options|kvm|no-cap|no-type" >&2
 	exit 2 ;;
 esac
 exit $fail
