@@ -91,7 +91,7 @@ start=$SECONDS
 	{ tail -30 "$OUT/build.log" >&2; die "QEMU build failed"; }
 install -D -m 755 "$SRC/build/qemu-system-x86_64" "$QEMU_BIN"
 log "QEMU built in $((SECONDS - start))s: $QEMU_BIN"
-# Each series gets its own directory (about 1 GiB): keep the two newest.
+# Each series gets its own directory (784 MiB here): keep the two newest.
 ls -1dt "$GMEM_CACHE"/qemu-build/*/ | tail -n +3 | while read -r old; do
 	log "removing an older QEMU build: $old"
 	rm -rf "$old"
