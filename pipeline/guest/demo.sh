@@ -62,10 +62,10 @@ if ! bash "$REPO/pipeline/tests/qemu_launch.sh"; then
 	echo "FAILED"
 	exit 1
 fi
-echo "With the property the private 4 MiB are 1024 pool pages in two 2 MiB blocks"
-echo "taken out of the direct map whole (a 1 GiB entry becomes 2 MiB entries:"
-echo "one level-3 split, no level-2 split); the drain maps them back and"
-echo "re-collapses the 1 GiB entry.  Without it the pool does not move."
+echo "With the property the private 4 MiB are 1024 pool pages in two 2 MiB blocks,"
+echo "each taken out of the direct map whole: never a level-2 split (2 MiB entry"
+echo "into 4 KiB ones); a block inside a 1 GiB entry costs one level-3 split, which"
+echo "the drain re-collapses.  Without the property the pool does not move."
 
 section "direct map after"
 direct_map
