@@ -15,6 +15,7 @@
 #define RANGE_GPA		0x01000000u	/* 16 MiB */
 #define RANGE_SIZE		0x00400000u	/* 4 MiB: two 2 MiB folios */
 #define OUTSIDE_RAM_GPA		0x10000000u	/* 256 MiB: above -m 64M */
+#define PAST_RAM_SIZE		0x04000000u	/* from RANGE_GPA past the end of RAM */
 #define PAGE_SIZE		4096u
 
 #define KVM_HC_MAP_GPA_RANGE	12
@@ -33,6 +34,7 @@ enum step {
 	STEP_HOST_HANDSHAKE,
 	STEP_MISALIGNED,
 	STEP_OUTSIDE_RAM,
+	STEP_PAST_RAM,
 	STEP_STILL_PRIVATE,
 	STEP_TO_SHARED,
 	STEP_SHARED_DISCARDED,
@@ -105,7 +107,7 @@ static __attribute__((noreturn)) void fail(enum step step, const char *what,
 	puts_serial(", value ");
 	puthex(value);
 	puts_serial("\n");
-	report(2 * step);	/* QEMU exits with 2 * step + 1 */
+	report(step);		/* QEMU exits with 2 * step + 1 */
 }
 
 static int cpu_is_amd(void)
@@ -175,9 +177,9 @@ static void convert(enum step step, uint32_t gpa, uint32_t size, uint32_t attrs)
 		fail(step, "KVM_HC_MAP_GPA_RANGE failed", gpa, (uint32_t)ret);
 }
 
-static void expect_refused(enum step step, uint32_t gpa, uint32_t size)
+static void expect_refused(enum step step, uint32_t gpa, uint32_t size, uint32_t attrs)
 {
-	int32_t ret = map_gpa_range(gpa, size, MAP_GPA_ENCRYPTED);
+	int32_t ret = map_gpa_range(gpa, size, attrs);
 
 	if (ret >= 0)
 		fail(step, "KVM_HC_MAP_GPA_RANGE should have failed", gpa, (uint32_t)ret);
@@ -207,8 +209,10 @@ void guest_main(void)
 	puts_serial("\n");
 	getc_serial();
 
-	expect_refused(STEP_MISALIGNED, RANGE_GPA + 1, PAGE_SIZE);
-	expect_refused(STEP_OUTSIDE_RAM, OUTSIDE_RAM_GPA, PAGE_SIZE);
+	expect_refused(STEP_MISALIGNED, RANGE_GPA + 1, PAGE_SIZE, MAP_GPA_ENCRYPTED);
+	expect_refused(STEP_OUTSIDE_RAM, OUTSIDE_RAM_GPA, PAGE_SIZE, MAP_GPA_ENCRYPTED);
+	/* Starts at the private range, ends past RAM: nothing may change. */
+	expect_refused(STEP_PAST_RAM, RANGE_GPA, PAST_RAM_SIZE, MAP_GPA_DECRYPTED);
 	check(STEP_STILL_PRIVATE, 0xa5a50000, "a refused conversion changed private memory");
 
 	convert(STEP_TO_SHARED, RANGE_GPA, RANGE_SIZE, MAP_GPA_DECRYPTED);

@@ -32,11 +32,19 @@ check()		# description, then a command that must succeed
 	fi
 }
 
-stat_of() { awk -v k="$1" '$1 == k { print $2 }' "$POOL/stats"; }
-meminfo() { awk -v k="$1:" '$1 == k { print $2 }' /proc/meminfo; }
-vmstat() { awk -v k="$1" '$1 == k { print $2 }' /proc/vmstat; }
+# Every figure must be read: an empty one would make comparisons vacuous.
+sum_of()	# key file: the sum of the key's values (one per node), or nothing
+{
+	awk -v k="$1" '$1 == k || $1 == k":" { s += $2; n++ } END { if (n) print s }' "$2"
+}
+stat_of() { sum_of "$1" "$POOL/stats"; }
+meminfo() { sum_of "$1" /proc/meminfo; }
+vmstat() { sum_of "$1" /proc/vmstat; }
 
 declare -A fig
+qpid=
+trap '[ -z "$qpid" ] || kill -9 $qpid 2>/dev/null || true' EXIT
+FIGURES="used blocks dm4k dm2m dm1g l2 l3"
 sample()	# column label
 {
 	fig[$1,used]=$(stat_of pages_used)
@@ -46,6 +54,13 @@ sample()	# column label
 	fig[$1,dm1g]=$(meminfo DirectMap1G)
 	fig[$1,l2]=$(vmstat direct_map_level2_splits)
 	fig[$1,l3]=$(vmstat direct_map_level3_splits)
+	local k
+	for k in $FIGURES; do
+		if [ -z "${fig[$1,$k]}" ]; then
+			echo "not ok - could not read figure '$k' ($1)"
+			exit 1
+		fi
+	done
 }
 
 table()		# title
@@ -82,9 +97,10 @@ launch()
 		-chardev "pipe,id=serial,path=$dir/serial" -serial chardev:serial \
 		-device isa-debug-exit,iobase=0xf4,iosize=4 \
 		</dev/null >"$dir/qemu.log" 2>&1 &
-	local qpid=$!
-	# Read-write, so opening does not wait for QEMU to open its end.
-	exec 3<>"$dir/serial.out"
+	qpid=$!
+	# Read-write, so that opening does not wait for QEMU and writing does
+	# not block once QEMU has gone.
+	exec 3<>"$dir/serial.out" 4<>"$dir/serial.in"
 	private_pages=
 	local partial= deadline=$((SECONDS + WAIT))
 	while [ $SECONDS -lt $deadline ]; do
@@ -101,13 +117,13 @@ launch()
 			size=${line##* }
 			private_pages=$((size / 4096))
 			sample during
-			echo c >"$dir/serial.in"
+			echo c >&4
 			;;
 		"convert-guest: ok"|"convert-guest: FAIL"*)
 			break ;;
 		esac
 	done
-	exec 3<&-
+	exec 3<&- 4>&-
 	# The guest's last line came before its exit port write; give QEMU
 	# the time to exit, then stop it if it hangs.
 	deadline=$((SECONDS + 30))
@@ -120,8 +136,6 @@ launch()
 	sed 's/^/  qemu: /' "$dir/qemu.log"
 	rm -rf "$dir"
 }
-
-FIGURES="used blocks dm4k dm2m dm1g l2 l3"
 
 run_one()	# on|off
 {
