@@ -9,7 +9,6 @@ set -euo pipefail
 qemu=$("$REPO/pipeline/qemu.sh" | tail -n1)
 log "building qemu-guest/convert-guest.bin"
 image=$("$REPO/qemu-guest/build.sh" "$REPO/build/qemu-guest" | tail -n1)
-mkdir -p "$REPO/build"
 cat >"$REPO/build/qemu.env" <<ENV
 export GUEST_QEMU='$qemu'
 export GUEST_CONVERT_GUEST='$image'

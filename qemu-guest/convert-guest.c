@@ -31,7 +31,6 @@ enum step {
 	STEP_TO_PRIVATE,
 	STEP_PRIVATE_ZERO,
 	STEP_PRIVATE_PATTERN,
-	STEP_HOST_HANDSHAKE,
 	STEP_MISALIGNED,
 	STEP_OUTSIDE_RAM,
 	STEP_PAST_RAM,
@@ -146,7 +145,7 @@ static void fill(uint32_t seed)
 	volatile uint32_t *end = (volatile uint32_t *)(RANGE_GPA + RANGE_SIZE);
 
 	for (; p < end; p += STRIDE)
-		*p = seed ? pattern(seed, p) : 0;
+		*p = pattern(seed, p);
 }
 
 /* Checks the range holds @seed's pattern, or zeros for seed 0. */

@@ -7,7 +7,6 @@
 # the pool and direct-map figures, then converts back and exits through
 # isa-debug-exit.  Prints a table of the figures (before, while private,
 # after QEMU exited, after a pool drain) and one ok/not ok line per check.
-#   qemu_launch.sh [--table-only]
 # Needs GUEST_QEMU (qemu-system-x86_64) and GUEST_CONVERT_GUEST (the image).
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -euo pipefail

@@ -334,6 +334,7 @@ static void test_hole_in_2m_mapping(void)
 
 #define ODD_OFFSET	SZ_1M
 
+/* Every page gets its own value, so two gfns landing on one page would show. */
 static void guest_write_and_check(void)
 {
 	uint64_t *p = (uint64_t *)DATA_GPA;
