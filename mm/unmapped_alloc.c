@@ -766,8 +766,10 @@ static void release_blocks(struct unmapped_pool *pool, struct list_head *blocks,
 
 /*
  * Collapsing sleeps and flushes all TLBs, so reclaim leaves it to this
- * worker.  The memory may have been reused meanwhile; collapse checks the
- * page tables as they are.
+ * worker.  Only the range is kept from the release: the memory may have
+ * been reused meanwhile, even taken back by a pool and unmapped again, and
+ * collapse_direct_map() decides from the page tables as they are under its
+ * locks.
  */
 static void collapse_worker(struct work_struct *work)
 {

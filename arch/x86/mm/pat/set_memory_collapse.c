@@ -13,18 +13,23 @@
  * caching and encryption bits equal by construction.  Only accessed, dirty
  * and global may differ: the CPU sets the first two, and CPA clears dirty
  * with RW and global with present without setting them back, so an entry
- * made absent and present again lacks them.  A PUD that points to
- * 512 such 2M leaves becomes a 1G leaf likewise, where 1G pages are used
- * for the direct map at all.  Neither is made where MTRRs give the range
- * more than one memory type, as in pmd_set_huge().
+ * made absent and present again lacks them.  A PUD that points to 512
+ * such 2M leaves becomes a 1G leaf likewise, where 1G pages are used for
+ * the direct map at all and the memory is System RAM present since boot.  Neither is made where MTRRs
+ * give the range more than one memory type, as in pmd_set_huge().
+ *
+ * Only entries that are present and not leaves are followed to a table
+ * (points_to_table()): the pool makes 2M leaves absent in place, and a
+ * deferred collapse may meet one (see docs/direct-map.md).
  *
  * Locking: the memory hotplug lock keeps memory hot-remove from freeing
  * direct-map tables of a neighbouring block in the same 1G; init_mm's mmap
- * lock, taken for write, keeps ptdump out of the tables freed here; cpa_lock keeps __change_page_attr() from updating a
- * PTE page between its lookup and its write; pgd_lock serialises with
- * the splits in should_split_large_page().  The replaced table pages are
- * freed only after flush_tlb_all(), when no CPU can still walk them from
- * its paging-structure caches.
+ * lock, taken for write, keeps ptdump out of the tables freed here;
+ * cpa_lock keeps __change_page_attr() from updating a PTE page between its
+ * lookup and its write; pgd_lock serialises with the splits in
+ * should_split_large_page().  Everything is decided and written under all
+ * four.  The replaced table pages are freed only after flush_tlb_all(),
+ * when no CPU can still walk them from its paging-structure caches.
  */
 
 #ifdef CONFIG_PROC_FS
@@ -50,7 +55,8 @@ static inline void collapse_page_count(unsigned long addr, int level) { }
 /*
  * The ignored bits of a new large entry, as in __PAGE_KERNEL and
  * __PAGE_KERNEL_RO: accessed; dirty only when writable, never the
- * shadow-stack encoding (dirty without RW); global unless PTI forbids it.
+ * shadow-stack encoding (dirty without RW); global unless PTI forbids it,
+ * as CPA itself makes every present large entry it writes.
  */
 static u64 collapsed_kernel_bits(u64 val)
 {
@@ -68,96 +74,142 @@ static bool mtrr_uniform(phys_addr_t start, unsigned long size)
 	return uniform;
 }
 
-static bool ptes_collapsible(pte_t *ptes)
+/*
+ * Whether a kernel page-table entry points to a table of the next level:
+ * present and not a leaf.  An absent entry is never a table, whatever its
+ * other bits say.  CPA makes a large leaf absent in place and clears
+ * _PAGE_PSE together with _PAGE_PRESENT, and x86 stores the frame bits of
+ * absent entries inverted (L1TF), so such an entry is neither none nor a
+ * leaf to pXd_none() and pXd_leaf(); lookup_address() treats it as a leaf
+ * for the same reason.
+ */
+static bool points_to_table(unsigned long val)
 {
-	pteval_t first = pte_val(ptes[0]) & ~COLLAPSE_IGNORED_BITS;
+	return (val & (_PAGE_PRESENT | _PAGE_PSE)) == _PAGE_PRESENT;
+}
+
+/*
+ * Entries are read once each (READ_ONCE) and decided on from that value:
+ * under cpa_lock and pgd_lock no other CPU rewrites them, but the CPU
+ * still sets accessed and dirty bits at any time.
+ */
+static bool ptes_collapsible(pte_t *ptes, pte_t *first)
+{
+	pteval_t val;
 	int i;
 
-	if (!(first & _PAGE_PRESENT) || (first & _PAGE_KERNEL_4K) ||
-	    !IS_ALIGNED(pte_pfn(ptes[0]), PTRS_PER_PMD))
+	*first = READ_ONCE(ptes[0]);
+	val = pte_val(*first) & ~COLLAPSE_IGNORED_BITS;
+	if (!(val & _PAGE_PRESENT) || (val & _PAGE_KERNEL_4K) ||
+	    !IS_ALIGNED(pte_pfn(*first), PTRS_PER_PMD))
 		return false;
 
 	for (i = 1; i < PTRS_PER_PTE; i++)
-		if ((pte_val(ptes[i]) & ~COLLAPSE_IGNORED_BITS) != first + i * PAGE_SIZE)
+		if ((pte_val(READ_ONCE(ptes[i])) & ~COLLAPSE_IGNORED_BITS) !=
+		    val + i * PAGE_SIZE)
 			return false;
 
-	return mtrr_uniform(PFN_PHYS(pte_pfn(ptes[0])), PMD_SIZE);
+	return mtrr_uniform(PFN_PHYS(pte_pfn(*first)), PMD_SIZE);
 }
 
-static bool pmds_collapsible(pmd_t *pmds)
+/*
+ * Memory hot-remove clears a 1G leaf only when it removes all of it
+ * (remove_pud_table() walks a partly removed one as a table of PMDs), so
+ * a 1G leaf is made only over System RAM that was there at boot: no worse
+ * than the 1G leaves boot made itself.  Hot-added memory, and device
+ * memory added into part of a boot section, may go away in pieces.
+ */
+static bool pud_hot_removable(unsigned long addr)
 {
-	pmdval_t first = pmd_val(pmds[0]) & ~COLLAPSE_IGNORED_BITS;
+	unsigned long pfn = PFN_DOWN(__pa(addr));
+	unsigned long end = pfn + (PUD_SIZE >> PAGE_SHIFT);
+
+	if (!IS_ENABLED(CONFIG_MEMORY_HOTREMOVE))
+		return false;
+	if (region_intersects(PFN_PHYS(pfn), PUD_SIZE, IORESOURCE_SYSTEM_RAM,
+			      IORES_DESC_NONE) != REGION_INTERSECTS)
+		return true;
+	for (; pfn < end; pfn += PAGES_PER_SECTION)
+		if (!early_section(__pfn_to_section(pfn)))
+			return true;
+	return false;
+}
+
+static bool pmds_collapsible(pmd_t *pmds, pmd_t *first)
+{
+	pmdval_t val;
 	int i;
 
-	if (!(first & _PAGE_PRESENT) || !(first & _PAGE_PSE) ||
-	    !IS_ALIGNED(pmd_pfn(pmds[0]), PUD_SIZE >> PAGE_SHIFT))
+	*first = READ_ONCE(pmds[0]);
+	val = pmd_val(*first) & ~COLLAPSE_IGNORED_BITS;
+	if (!(val & _PAGE_PRESENT) || !(val & _PAGE_PSE) ||
+	    !IS_ALIGNED(pmd_pfn(*first), PUD_SIZE >> PAGE_SHIFT))
 		return false;
 
 	for (i = 1; i < PTRS_PER_PMD; i++)
-		if ((pmd_val(pmds[i]) & ~COLLAPSE_IGNORED_BITS) != first + i * PMD_SIZE)
+		if ((pmd_val(READ_ONCE(pmds[i])) & ~COLLAPSE_IGNORED_BITS) !=
+		    val + i * PMD_SIZE)
 			return false;
 
-	return mtrr_uniform(PFN_PHYS(pmd_pfn(pmds[0])), PUD_SIZE);
+	return mtrr_uniform(PFN_PHYS(pmd_pfn(*first)), PUD_SIZE);
 }
 
-/* The PUD entry of @addr if it points to a table, else NULL. */
-static pud_t *pud_table_entry(unsigned long addr)
+/*
+ * The PUD entry of @addr if it points to a table of PMDs, with the value
+ * read in *@pudv; else NULL.
+ */
+static pud_t *pud_table_entry(unsigned long addr, pud_t *pudv)
 {
-	pgd_t *pgd = pgd_offset_k(addr);
-	p4d_t *p4d;
-	pud_t *pud;
+	pgd_t *pgdp = pgd_offset_k(addr), pgd = READ_ONCE(*pgdp);
+	p4d_t *p4dp, p4d;
+	pud_t *pudp;
 
-	if (pgd_none(*pgd))
+	if (!pgd_present(pgd))
 		return NULL;
-	p4d = p4d_offset(pgd, addr);
-	if (p4d_none(*p4d) || p4d_leaf(*p4d))
+	p4dp = p4d_offset_lockless(pgdp, pgd, addr);
+	p4d = READ_ONCE(*p4dp);
+	if (!points_to_table(p4d_val(p4d)))
 		return NULL;
-	pud = pud_offset(p4d, addr);
-	if (pud_none(*pud) || pud_leaf(*pud))
-		return NULL;
-	return pud;
+	pudp = pud_offset_lockless(p4dp, p4d, addr);
+	*pudv = READ_ONCE(*pudp);
+	return points_to_table(pud_val(*pudv)) ? pudp : NULL;
 }
 
 static int collapse_pmd(unsigned long addr, struct list_head *tables)
 {
-	pud_t *pud = pud_table_entry(addr);
-	pmd_t *pmd;
-	pte_t *ptes;
+	pud_t pudv, *pud = pud_table_entry(addr, &pudv);
+	pmd_t *pmd, pmdv;
 	pgprot_t prot;
+	pte_t first;
 
 	if (!pud)
 		return 0;
-	pmd = pmd_offset(pud, addr);
-	if (pmd_none(*pmd) || pmd_leaf(*pmd))
+	pmd = pud_pgtable(pudv) + pmd_index(addr);
+	pmdv = READ_ONCE(*pmd);
+	if (!points_to_table(pmd_val(pmdv)) ||
+	    !ptes_collapsible((pte_t *)pmd_page_vaddr(pmdv), &first))
 		return 0;
 
-	ptes = (pte_t *)pmd_page_vaddr(*pmd);
-	if (!ptes_collapsible(ptes))
-		return 0;
-
-	list_add(&pmd_page(*pmd)->lru, tables);
-	prot = pgprot_4k_2_large(pte_pgprot(ptes[0]));
+	list_add(&pmd_page(pmdv)->lru, tables);
+	prot = pgprot_4k_2_large(pte_pgprot(first));
 	pgprot_val(prot) = collapsed_kernel_bits(pgprot_val(prot) | _PAGE_PSE);
-	set_pmd(pmd, pfn_pmd(pte_pfn(ptes[0]), prot));
+	set_pmd(pmd, pfn_pmd(pte_pfn(first), prot));
 	collapse_page_count(addr, PG_LEVEL_2M);
 	return 1;
 }
 
 static int collapse_pud(unsigned long addr, struct list_head *tables)
 {
-	pud_t *pud = pud_table_entry(addr);
-	pmd_t *pmds;
+	pud_t pudv, *pud = pud_table_entry(addr, &pudv);
+	pmd_t first;
 
-	if (!pud)
+	if (!pud || pud_hot_removable(addr) ||
+	    !pmds_collapsible(pud_pgtable(pudv), &first))
 		return 0;
 
-	pmds = (pmd_t *)pud_pgtable(*pud);
-	if (!pmds_collapsible(pmds))
-		return 0;
-
-	list_add(&pud_page(*pud)->lru, tables);
+	list_add(&pud_page(pudv)->lru, tables);
 	/* 2M and 1G leaves share one format: the first entry is the new one. */
-	set_pud(pud, __pud(collapsed_kernel_bits(pmd_val(pmds[0]))));
+	set_pud(pud, __pud(collapsed_kernel_bits(pmd_val(first))));
 	collapse_page_count(addr, PG_LEVEL_1G);
 	return 1;
 }
@@ -214,10 +266,13 @@ int collapse_direct_map(struct page *page, unsigned long nr)
 		for (addr = ALIGN_DOWN(start, PUD_SIZE); addr < end; addr += PUD_SIZE)
 			made += collapse_pud(addr, &tables);
 	spin_unlock(&pgd_lock);
-	spin_unlock(&cpa_lock);
-
+	/*
+	 * As after a split (__split_large_page()): flush before another CPA
+	 * can change the new entries while CPUs still hold the old ones.
+	 */
 	if (made)
 		flush_tlb_all();
+	spin_unlock(&cpa_lock);
 	mmap_write_unlock(&init_mm);
 	put_online_mems();
 
