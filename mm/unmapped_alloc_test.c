@@ -667,6 +667,92 @@ static void ua_fresh_block_zeroed_without_window(struct kunit *test)
 	unmapped_alloc_drain();
 }
 
+static void ua_enable_collapse_work(void *pool)
+{
+	enable_work(&((struct unmapped_pool *)pool)->collapse_work);
+}
+
+static void ua_free_held(struct page **held, int nheld)
+{
+	while (nheld--)
+		unmapped_pages_free(held[nheld], PMD_ORDER);
+}
+
+/*
+ * The shrinker releases a block and leaves its collapse to the worker.
+ * Before the worker runs, the same 2M is unmapped in place again, as when
+ * the pool takes it back from the page allocator: a non-present 2M entry,
+ * which the worker must leave alone.  The block is released as
+ * release_blocks() does it but kept from the page allocator, so the test
+ * does not depend on getting the same block back from there, and the
+ * worker is held off with disable_work_sync() until the entry is absent.
+ */
+static void ua_deferred_collapse_after_reuse(struct kunit *test)
+{
+	struct unmapped_pool *pool = ua_drained_local_pool(test);
+	struct page *page = NULL, *held[UA_TRIES];
+	struct unmapped_block *block;
+	int tries, nheld = 0;
+	LIST_HEAD(blocks);
+	bool present;
+
+	if (cc_platform_has(CC_ATTR_HOST_SEV_SNP))
+		kunit_skip(test, "SEV-SNP hosts collapse at release, never later");
+
+	/* A block unmapped in place; others stay used, so only it is released. */
+	for (tries = 0; tries < UA_TRIES && !page; tries++) {
+		page = unmapped_pages_alloc(GFP_KERNEL, PMD_ORDER);
+		KUNIT_ASSERT_NOT_NULL(test, page);
+		if (ua_dm_level(page, &present) != PG_LEVEL_2M) {
+			held[nheld++] = page;
+			page = NULL;
+		}
+	}
+	if (!page)
+		ua_free_held(held, nheld);
+	KUNIT_ASSERT_NOT_NULL_MSG(test, page, "no 2M block mapped by a 2M entry in %d tries",
+				  UA_TRIES);
+
+	disable_work_sync(&pool->collapse_work);
+	/* However the case ends, the worker runs again. */
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, ua_enable_collapse_work,
+							pool), 0);
+	unmapped_pages_free(page, PMD_ORDER);
+	KUNIT_ASSERT_EQ(test, take_free_blocks(pool, &blocks, ULONG_MAX), BLOCK_PAGES);
+	block = list_first_entry(&blocks, struct unmapped_block, list);
+	KUNIT_ASSERT_PTR_EQ(test, chunk_page(block, 0), page);
+
+	/* release_blocks() up to the page allocator: mapped back, queued. */
+	KUNIT_ASSERT_EQ(test, restore_block(block), 0);
+	count_vm_event(UNMAPPED_BLOCK_RESTORE);
+	spin_lock_irq(&pool->lock);
+	pool->blocks_restored++;
+	list_move(&block->list, &pool->to_collapse);
+	spin_unlock_irq(&pool->lock);
+
+	/* Taken again and unmapped in place, as refill_and_take() does. */
+	KUNIT_ASSERT_EQ(test, set_direct_map_valid_noflush(page, BLOCK_PAGES, false), 0);
+	flush_tlb_kernel_range((unsigned long)page_address(page),
+			       (unsigned long)page_address(page) + PMD_SIZE);
+	KUNIT_EXPECT_EQ(test, ua_dm_level(page, &present), PG_LEVEL_2M);
+	KUNIT_EXPECT_FALSE(test, present);
+
+	kunit_release_action(test, ua_enable_collapse_work, pool);
+	queue_work(system_unbound_wq, &pool->collapse_work);
+	flush_work(&pool->collapse_work);
+	KUNIT_EXPECT_EQ(test, ua_dm_level(page, &present), PG_LEVEL_2M);
+	KUNIT_EXPECT_FALSE(test, present);
+
+	/* What release_blocks() would have done with it. */
+	KUNIT_ASSERT_EQ(test, map_back(page, PMD_ORDER), 0);
+	collapse_direct_map(page, BLOCK_PAGES);
+	KUNIT_EXPECT_TRUE(test, kernel_page_present(page));
+	set_page_count(page, 1);
+	__free_pages(page, PMD_ORDER);
+	ua_free_held(held, nheld);
+	unmapped_alloc_drain();
+}
+
 static struct kunit_case unmapped_alloc_cases[] = {
 	KUNIT_CASE(ua_alloc_free_every_order),
 	KUNIT_CASE(ua_zero_hides_previous_data),
@@ -675,6 +761,7 @@ static struct kunit_case unmapped_alloc_cases[] = {
 	KUNIT_CASE(ua_fallback_block),
 	KUNIT_CASE(ua_node_selection),
 	KUNIT_CASE(ua_release_leaves_used_pages),
+	KUNIT_CASE(ua_deferred_collapse_after_reuse),
 	KUNIT_CASE(ua_hibernation_refused),
 	KUNIT_CASE(ua_poisoned_block_is_kept),
 	KUNIT_CASE(ua_generic_free_returns_to_pool),

@@ -211,6 +211,36 @@ static void dm_mixed_protections_stay_split(struct kunit *test)
 }
 
 /*
+ * A block made absent in place is a 2M entry with neither _PAGE_PRESENT nor
+ * _PAGE_PSE, whose frame bits x86 stores inverted: neither none nor a leaf
+ * by pmd_none() and pmd_leaf().  Collapse must not take it for a table of
+ * PTEs, and must not make a 1G page over it.
+ */
+static void dm_collapse_skips_unmapped_block(struct kunit *test)
+{
+	int level = *(const int *)test->param_value;
+	struct page *page = dm_alloc_block(test, level);
+	struct dm_counts before;
+	bool present;
+
+	KUNIT_ASSERT_EQ(test, set_direct_map_valid_noflush(page, PTRS_PER_PMD, false), 0);
+	dm_flush(page, PTRS_PER_PMD);
+	dm_read_counts(test, &before);
+	KUNIT_EXPECT_EQ(test, collapse_direct_map(page, PTRS_PER_PMD), 0);
+	KUNIT_EXPECT_EQ(test, dm_level(page, &present), PG_LEVEL_2M);
+	KUNIT_EXPECT_FALSE(test, present);
+	dm_expect_counts_restored(test, &before);
+	dm_expect_collapses(test, &before, 0, 0);
+
+	KUNIT_ASSERT_EQ(test, set_direct_map_valid_noflush(page, PTRS_PER_PMD, true), 0);
+	KUNIT_EXPECT_EQ(test, collapse_direct_map(page, PTRS_PER_PMD),
+			level == PG_LEVEL_1G ? 1 : 0);
+	KUNIT_EXPECT_EQ(test, dm_level(page, &present), level);
+	KUNIT_EXPECT_TRUE(test, present);
+	__free_pages(page, PMD_ORDER);
+}
+
+/*
  * set_memory_4k() is a request for 4K pages (SEV-SNP's RMP fault
  * avoidance, kfence): collapse leaves them alone.  The block stays split
  * after the test, as it would for those users.
@@ -243,6 +273,7 @@ static struct kunit_case direct_map_collapse_cases[] = {
 	KUNIT_CASE_PARAM(dm_unmap_block_in_place, dm_levels_gen_params),
 	KUNIT_CASE_PARAM(dm_split_then_collapse, dm_levels_gen_params),
 	KUNIT_CASE_PARAM(dm_mixed_protections_stay_split, dm_levels_gen_params),
+	KUNIT_CASE_PARAM(dm_collapse_skips_unmapped_block, dm_levels_gen_params),
 	/* Only in 2M: it leaves its region split, and 1G regions are few. */
 	KUNIT_CASE(dm_set_memory_4k_is_kept),
 	{}
