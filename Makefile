@@ -3,7 +3,7 @@
 
 P := pipeline
 
-.PHONY: all deps tree build demo check bench refresh reset-tree clean help
+.PHONY: all deps tree build demo check bench stress refresh reset-tree clean help
 .NOTPARALLEL:
 
 all: deps build demo			## install, build, run the demo (the main job)
@@ -27,6 +27,9 @@ check: build				## boot once, run every test, print the summary
 bench: build				## direct map and timings: secretmem, guest_memfd (GUEST_BENCH_MIB=1024)
 	@$(P)/boot.sh pipeline/guest/bench.sh 1800 && cat build/results/job.log
 	@$(P)/scan-log.sh build/results/console.log
+
+stress: build				## KASAN kernel: VM churn under memory pressure (STRESS_SECONDS=600)
+	@$(P)/stress.sh
 
 refresh:				## write edits in build/linux back into the repo
 	@$(P)/refresh.sh

@@ -5,7 +5,9 @@ set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 set_tree_paths
-FRAGMENT=$REPO/pipeline/kernel.config
+# In the main shell first: a die inside a process substitution would not stop us.
+kernel_fragments >/dev/null
+mapfile -t FRAGMENTS < <(kernel_fragments)
 KMAKE=(make -C "$KSRC" O="$KOBJ" -j"$JOBS" CC="ccache gcc" HOSTCC="ccache gcc")
 
 # Run a long make with its output in a log; print a progress line every 30 s.
@@ -30,7 +32,9 @@ run_logged()
 }
 
 # Every fragment line must survive olddefconfig: a dropped option is a
-# missing dependency, and tests would skip for it later.
+# missing dependency, and tests would skip for it later.  A later
+# fragment overrides an earlier one, so only the last word on a symbol
+# is checked.
 check_fragment()
 {
 	local line sym bad=0
@@ -47,21 +51,29 @@ check_fragment()
 		printf '  wanted %-40s got: %s\n' "$line" \
 			"$(grep -E "^(# )?$sym[= ]" "$KOBJ/.config" || echo unset)" >&2
 		bad=1
-	done <"$FRAGMENT"
-	[ $bad -eq 0 ] || die "config fragment $FRAGMENT not satisfied (see above)"
+	done < <(last_word_per_symbol "${FRAGMENTS[@]}")
+	[ $bad -eq 0 ] || die "config fragments ${FRAGMENTS[*]} not satisfied (see above)"
+}
+
+last_word_per_symbol()
+{
+	grep -hE '^(CONFIG_[A-Za-z0-9_]+=|# CONFIG_[A-Za-z0-9_]+ is not set)' "$@" |
+		awk '{ s = $0; sub(/^# /, "", s); sub(/[= ].*/, "", s); last[s] = $0
+		       if (!(s in seen)) { seen[s] = 1; order[n++] = s } }
+		     END { for (i = 0; i < n; i++) print last[order[i]] }'
 }
 
 configure()
 {
 	local stamp
-	stamp=$(cat "$FRAGMENT" "$KSRC/arch/x86/configs/x86_64_defconfig" | sha256sum | cut -c1-16)
+	stamp=$(cat "${FRAGMENTS[@]}" "$KSRC/arch/x86/configs/x86_64_defconfig" | sha256sum | cut -c1-16)
 	if [ -f "$KOBJ/.config" ] && [ "$(cat "$KOBJ/.config.stamp" 2>/dev/null)" = "$stamp" ]; then
 		return 0
 	fi
-	log "configuring: x86_64_defconfig + pipeline/kernel.config"
+	log "configuring: x86_64_defconfig + ${FRAGMENTS[*]#"$REPO/"}"
 	mkdir -p "$KOBJ"
 	"${KMAKE[@]}" -s x86_64_defconfig
-	"$KSRC/scripts/kconfig/merge_config.sh" -m -O "$KOBJ" "$KOBJ/.config" "$FRAGMENT" >/dev/null
+	"$KSRC/scripts/kconfig/merge_config.sh" -m -O "$KOBJ" "$KOBJ/.config" "${FRAGMENTS[@]}" >/dev/null
 	"${KMAKE[@]}" -s olddefconfig
 	check_fragment
 	echo "$stamp" >"$KOBJ/.config.stamp"
@@ -108,4 +120,5 @@ take_cache_lock
 mkdir -p "$CCACHE_DIR"
 configure
 build_kernel
-build_selftests
+# A flavour is a second kernel for the same tests: the default tree has them.
+[ -n "${GMEM_FLAVOUR:-}" ] || build_selftests

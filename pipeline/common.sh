@@ -6,6 +6,7 @@
 #   $GMEM_CACHE/linux-$KVER/pristine   Debian's source as shipped (read-only)
 #   $GMEM_CACHE/linux-$KVER/src        pristine + this repository (edit here)
 #   $GMEM_CACHE/linux-$KVER/obj        kbuild O= tree, selftest outputs
+#   $GMEM_CACHE/linux-$KVER/obj-NAME   O= tree of flavour NAME (GMEM_FLAVOUR)
 #   $GMEM_CACHE/ccache                 compiler cache
 # The src path is fixed on purpose: kbuild records absolute source paths in
 # O=, so a moving source tree would rebuild everything.
@@ -42,8 +43,21 @@ set_tree_paths()
 	TREE=$GMEM_CACHE/linux-$(printf '%s' "$KVER" | tr '~:' '__')
 	PRISTINE=$TREE/pristine
 	KSRC=$TREE/src
-	KOBJ=$TREE/obj
-	KST=$KOBJ/kselftest
+	KOBJ=$TREE/obj${GMEM_FLAVOUR:+-$GMEM_FLAVOUR}
+	# Selftests and uapi headers are built once, in the default tree.
+	KST=$TREE/obj/kselftest
+}
+
+# Config fragments of the kernel to build: kernel.config, then the
+# flavour's own (GMEM_FLAVOUR=kasan: pipeline/kernel-kasan.config).
+kernel_fragments()
+{
+	echo "$REPO/pipeline/kernel.config"
+	if [ -n "${GMEM_FLAVOUR:-}" ]; then
+		[ -f "$REPO/pipeline/kernel-$GMEM_FLAVOUR.config" ] ||
+			die "no pipeline/kernel-$GMEM_FLAVOUR.config for GMEM_FLAVOUR=$GMEM_FLAVOUR"
+		echo "$REPO/pipeline/kernel-$GMEM_FLAVOUR.config"
+	fi
 }
 
 # Top-level kernel directories this repository overlays (mm/, virt/, ...).
