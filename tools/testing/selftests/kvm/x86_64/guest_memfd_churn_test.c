@@ -25,8 +25,8 @@
 #include "kvm_util.h"
 #include "processor.h"
 #include "test_util.h"
+#include "unmapped_pool_util.h"
 
-#define POOL_DIR	"/sys/kernel/debug/unmapped_alloc"
 #define DATA_SLOT	10
 #define DATA_GPA	(1ULL << 30)
 #define MAX_DATA_SIZE	SZ_32M
@@ -44,24 +44,6 @@ static const struct vm_shape sw_protected = {
 	.mode = VM_MODE_DEFAULT,
 	.type = KVM_X86_SW_PROTECTED_VM,
 };
-
-static long file_sum(const char *path, const char *key)
-{
-	size_t len = strlen(key);
-	char line[256];
-	long sum = -1;
-	FILE *f = fopen(path, "r");
-
-	TEST_ASSERT(f, "open %s", path);
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, key, len) || (line[len] != ' ' && line[len] != ':'))
-			continue;
-		sum = (sum < 0 ? 0 : sum) + atol(line + len + 1);
-	}
-	fclose(f);
-	TEST_ASSERT(sum >= 0, "no %s in %s", key, path);
-	return sum;
-}
 
 static void write_str(const char *path, const char *s)
 {
@@ -101,13 +83,6 @@ static void run_pass(struct kvm_vcpu *vcpu)
 	if (get_ucall(vcpu, &uc) == UCALL_ABORT)
 		REPORT_GUEST_ASSERT(uc);
 	TEST_ASSERT(uc.cmd == UCALL_SYNC, "expected UCALL_SYNC, got ucall %lu", uc.cmd);
-}
-
-static void punch(int fd, off_t off, off_t len)
-{
-	int r = fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len);
-
-	TEST_ASSERT(!r, "fallocate(PUNCH_HOLE) at %#lx+%#lx: %s", off, len, strerror(errno));
 }
 
 /* One VM: guest_memfd of @size, faulted by the guest, holes, refaulted, closed. */

@@ -19,8 +19,8 @@
 #include "kvm_util.h"
 #include "processor.h"
 #include "test_util.h"
+#include "unmapped_pool_util.h"
 
-#define POOL_DIR	"/sys/kernel/debug/unmapped_alloc"
 #define FW_INIT_PARAM	"/sys/module/kvm/parameters/sw_protected_vm_firmware_init"
 
 #define DATA_SLOT	10
@@ -36,24 +36,6 @@ struct pool_stats {
 struct direct_map {
 	long k4, m2, g1;
 };
-
-static long file_sum(const char *path, const char *key)
-{
-	size_t len = strlen(key);
-	char line[256];
-	long sum = -1;
-	FILE *f = fopen(path, "r");
-
-	TEST_ASSERT(f, "open %s", path);
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, key, len) || (line[len] != ' ' && line[len] != ':'))
-			continue;
-		sum = (sum < 0 ? 0 : sum) + atol(line + len + 1);
-	}
-	fclose(f);
-	TEST_ASSERT(sum >= 0, "no %s in %s", key, path);
-	return sum;
-}
 
 static void read_pool(struct pool_stats *p)
 {
@@ -116,13 +98,6 @@ static void test_cap_and_flags(unsigned long vm_type)
 			    (unsigned long long)bad[i], fd, errno);
 	}
 	kvm_vm_free(vm);
-}
-
-static void punch(int fd, off_t off, off_t len)
-{
-	int r = fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len);
-
-	TEST_ASSERT(!r, "fallocate(PUNCH_HOLE) at %#lx+%#lx: %s", off, len, strerror(errno));
 }
 
 /*
