@@ -159,6 +159,12 @@ static void ua_no_zero_leaves_contents(struct kunit *test)
 
 #define UA_TRIES 8
 
+static void ua_free_held(struct page **held, int nheld)
+{
+	while (nheld--)
+		unmapped_pages_free(held[nheld], PMD_ORDER);
+}
+
 /*
  * A 2M block leaves the direct map as one 2M entry and comes back whole.
  * The page allocator may hand the pool a block whose direct map someone
@@ -196,8 +202,7 @@ static void ua_block_unmapped_in_place(struct kunit *test)
 			page = NULL;
 		}
 	}
-	while (nheld--)
-		unmapped_pages_free(held[nheld], PMD_ORDER);
+	ua_free_held(held, nheld);
 	KUNIT_ASSERT_NOT_NULL_MSG(test, page, "no 2M block mapped by a 2M entry in %d tries",
 				  UA_TRIES);
 
@@ -670,12 +675,6 @@ static void ua_fresh_block_zeroed_without_window(struct kunit *test)
 static void ua_enable_collapse_work(void *pool)
 {
 	enable_work(&((struct unmapped_pool *)pool)->collapse_work);
-}
-
-static void ua_free_held(struct page **held, int nheld)
-{
-	while (nheld--)
-		unmapped_pages_free(held[nheld], PMD_ORDER);
 }
 
 /*

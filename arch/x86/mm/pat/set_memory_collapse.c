@@ -15,8 +15,9 @@
  * with RW and global with present without setting them back, so an entry
  * made absent and present again lacks them.  A PUD that points to 512
  * such 2M leaves becomes a 1G leaf likewise, where 1G pages are used for
- * the direct map at all and the memory is System RAM present since boot.  Neither is made where MTRRs
- * give the range more than one memory type, as in pmd_set_huge().
+ * the direct map at all and the memory is System RAM present since boot.
+ * Neither is made where MTRRs give the range more than one memory type,
+ * as in pmd_set_huge().
  *
  * Only entries that are present and not leaves are followed to a table
  * (points_to_table()): the pool makes 2M leaves absent in place, and a
