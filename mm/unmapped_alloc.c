@@ -17,8 +17,12 @@
  * than reaching the page allocator's lists.  A block is scrubbed when it
  * is released: no data of the pool's users reaches the page allocator.
  *
- * There is one pool per node with memory at boot, and a pool only holds
- * memory of its node.
+ * There is one pool per possible node, made at boot from boot memory so
+ * that nothing of the pool's own pins memory hot-added later, and a pool
+ * only holds memory of its node.  The node an allocation starts from is
+ * the caller's, or the one the task's memory policy and cpuset name; when
+ * that node has nothing at hand, free chunks of the other allowed nodes'
+ * pools come before fresh memory from them (see unmapped_pages_alloc_node()).
  *
  * Locking: pool->lock protects the free lists, the block list, the state
  * of every block in the pool and the pool's counters.  It is a spinlock
@@ -33,11 +37,14 @@
  */
 #include <linux/cacheflush.h>
 #include <linux/cc_platform.h>
+#include <linux/cpuset.h>
 #include <linux/debugfs.h>
 #include <linux/fault-inject.h>
 #include <linux/highmem.h>
 #include <linux/list.h>
 #include <linux/memcontrol.h>
+#include <linux/memory.h>
+#include <linux/mempolicy.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
 #include <linux/nodemask.h>
@@ -98,8 +105,15 @@ struct unmapped_pool {
 	struct page **window_pages;
 };
 
-static struct unmapped_pool *pools[MAX_NUMNODES];
+/* Set at boot, before any user can see them; NULL where setup failed. */
+static struct unmapped_pool *pools[MAX_NUMNODES] __ro_after_init;
+static bool pools_enabled __ro_after_init;
 static DEFINE_XARRAY(blocks_by_pfn);
+
+static struct unmapped_pool *pool_of(int nid)
+{
+	return pools[nid];
+}
 
 /*
  * Fault injection for the steps that can fail when the pool takes a block
@@ -218,16 +232,11 @@ static struct unmapped_block *find_block(unsigned long pfn)
 
 /*
  * The page allocator flags for a block: unmovable, never zeroed or
- * charged there, only from the pool's node, with the caller's reclaim
- * choices; a block larger than needed is only tried lightly.
+ * charged there, with the caller's reclaim, cpuset and node choices.
  */
-static gfp_t block_gfp(gfp_t gfp, bool needed)
+static gfp_t block_gfp(gfp_t gfp)
 {
-	gfp_t block = (gfp & GFP_RECLAIM_MASK & ~__GFP_NOFAIL) | __GFP_THISNODE;
-
-	if (!needed)
-		block |= __GFP_NORETRY | __GFP_NOWARN;
-	return block;
+	return gfp & (GFP_RECLAIM_MASK | __GFP_HARDWALL | __GFP_THISNODE) & ~__GFP_NOFAIL;
 }
 
 static int map_back(struct page *page, unsigned int order)
@@ -236,34 +245,157 @@ static int map_back(struct page *page, unsigned int order)
 }
 
 /*
- * Take a block of at most 2^@max_order pages from the page allocator,
- * falling back to smaller ones down to @order, remove it from the direct
- * map, add it to @pool and take a chunk of @order from the pool.  With
- * __GFP_ZERO the page allocator zeroes the block while it is still
- * mapped, which costs no window and no TLB flush.
+ * A block larger than needed is taken only if it is free now, on @nid
+ * only: no direct reclaim or compaction for it, as for THP faults by
+ * default (kswapd and kcompactd are still woken).
  */
-static struct page *refill_and_take(struct unmapped_pool *pool, gfp_t gfp,
-				    unsigned int order, unsigned int max_order,
-				    bool *zeroed)
+static gfp_t light(gfp_t gfp)
 {
-	struct unmapped_block *block;
+	return (gfp & ~__GFP_DIRECT_RECLAIM) | __GFP_THISNODE | __GFP_NORETRY | __GFP_NOWARN;
+}
+
+/*
+ * Where an allocation starts and which nodes it may use.  @nid is the
+ * caller's, or NUMA_NO_NODE: then the task's memory policy names the
+ * node (interleaving advances once per allocation) and, for MPOL_BIND,
+ * the nodes.  A node the task's cpuset forbids gives way to the first
+ * allowed one in its fallback order, as the page allocator would.
+ */
+struct alloc_target {
+	int nid;
+	nodemask_t *nodes;
+};
+
+static inline bool cpuset_allows(int nid, gfp_t gfp)
+{
+#ifdef CONFIG_CPUSETS
+	return !cpusets_enabled() || cpuset_node_allowed(nid, gfp);
+#else
+	return true;
+#endif
+}
+
+static struct alloc_target alloc_target(int nid, gfp_t gfp)
+{
+	struct alloc_target t = { .nid = nid };
+#ifdef CONFIG_NUMA
+	struct mempolicy *pol = in_task() ? current->mempolicy : NULL;
+	struct zoneref *z;
+	struct zone *zone;
+
+	if (nid == NUMA_NO_NODE) {
+		t.nid = mempolicy_slab_node();
+		/* As policy_nodemask(): a bind to movable memory only is ignored. */
+		if (pol && pol->mode == MPOL_BIND &&
+		    nodes_intersects(pol->nodes, node_states[N_NORMAL_MEMORY]))
+			t.nodes = &pol->nodes;
+	}
+	if (cpuset_allows(t.nid, gfp))
+		return t;
+	for_each_zone_zonelist_nodemask(zone, z, node_zonelist(t.nid, gfp),
+					gfp_zone(gfp), t.nodes) {
+		if (cpuset_allows(zone_to_nid(zone), gfp)) {
+			t.nid = zone_to_nid(zone);
+			break;
+		}
+	}
+#else
+	t.nid = numa_mem_id();
+#endif
+	return t;
+}
+
+/*
+ * Whether @nid has a free block of @order above its low watermark: where
+ * the page allocator's fast path would take it.  Its slow path would go
+ * down to the min watermark even without reclaim, eating the reserves of
+ * a node that a small allocation would already have fallen back from.
+ */
+static bool node_has_block_at_hand(int nid, unsigned int order)
+{
+	pg_data_t *pgdat = NODE_DATA(nid);
+	int z;
+
+	for (z = 0; z <= ZONE_NORMAL; z++) {
+		struct zone *zone = &pgdat->node_zones[z];
+
+		if (populated_zone(zone) &&
+		    zone_watermark_ok(zone, order, low_wmark_pages(zone), ZONE_NORMAL, 0))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A block for a chunk of @order.  Blocks larger than @order are taken only
+ * if free now: with @local on the target node (2M, then smaller ones, as
+ * THP faults try the local node before they fall back), otherwise 2M on
+ * any node the policy and cpuset allow.  Without @local the block of
+ * @order itself is allocated last, with the caller's reclaim flags and
+ * the page allocator's fallback, so running out behaves as it would with
+ * the page allocator: reclaim, the OOM killer within the policy's nodes,
+ * or NULL for __GFP_NORETRY and __GFP_RETRY_MAYFAIL.
+ */
+static struct page *alloc_block(struct alloc_target *t, gfp_t gfp,
+				unsigned int order, unsigned int max_order,
+				bool local, unsigned int *block_order)
+{
+	gfp_t bgfp = block_gfp(gfp) | (gfp & __GFP_ZERO);
 	struct page *page = NULL;
+	unsigned int o = max(max_order, order);
+
+	if (local) {
+		for (; o > order && !page; o--)
+			if (!should_fail(&fail_unmapped_alloc, PAGE_SIZE << o) &&
+			    node_has_block_at_hand(t->nid, o))
+				page = __alloc_pages(light(bgfp), o, t->nid, NULL);
+		*block_order = o + 1;
+		return page;
+	}
+	if (o > order && !(gfp & __GFP_THISNODE) &&
+	    !should_fail(&fail_unmapped_alloc, PAGE_SIZE << o)) {
+		page = __alloc_pages(light(bgfp) & ~__GFP_THISNODE, o, t->nid, t->nodes);
+		if (page) {
+			*block_order = o;
+			return page;
+		}
+	}
+	*block_order = order;
+	if (should_fail(&fail_unmapped_alloc, PAGE_SIZE << order))
+		return NULL;
+	return __alloc_pages(bgfp, order, t->nid, t->nodes);
+}
+
+/*
+ * Take a block from the page allocator (see alloc_block()), remove it
+ * from the direct map, add it to the pool of the node it came from and
+ * take a chunk of @order there.  With __GFP_ZERO the page allocator
+ * zeroes the block while it is still mapped, which costs no window and no
+ * TLB flush.
+ *
+ * The hotplug lock is held from the allocation until the block is in its
+ * pool: memory going offline finds it there (pool_memory_callback()), and
+ * never a block the pool took from it but has not added yet.
+ */
+static struct page *refill_and_take(struct alloc_target *t, gfp_t gfp,
+				    unsigned int order, unsigned int max_order,
+				    bool local, bool *zeroed)
+{
+	struct unmapped_block *block = NULL;
+	struct unmapped_pool *pool;
 	unsigned long addr, i;
+	struct page *page;
 	unsigned int o;
 
-	block = kzalloc_node(sizeof(*block), gfp & GFP_RECLAIM_MASK, pool->nid);
-	if (!block)
-		return NULL;
-
-	for (o = max(max_order, order); ; o--) {
-		if (!should_fail(&fail_unmapped_alloc, PAGE_SIZE << o))
-			page = alloc_pages_node(pool->nid,
-						block_gfp(gfp, o == order) | (gfp & __GFP_ZERO), o);
-		if (page || o == order)
-			break;
-	}
+	get_online_mems();
+	page = alloc_block(t, gfp, order, max_order, local, &o);
 	if (!page)
-		goto free_block;
+		goto out;
+	pool = pool_of(page_to_nid(page));
+	/* Not on the block's own node, which may be memory that goes away. */
+	block = kzalloc_node(sizeof(*block), gfp & GFP_RECLAIM_MASK, numa_mem_id());
+	if (!pool || !block)
+		goto free_page;
 
 	addr = (unsigned long)page_address(page);
 	if (should_fail(&fail_unmapped_alloc, PAGE_SIZE << o) ||
@@ -294,17 +426,63 @@ static struct page *refill_and_take(struct unmapped_pool *pool, gfp_t gfp,
 	add_free_chunk(pool, block, 0, o);
 	page = take_chunk(pool, order, zeroed);
 	spin_unlock_irq(&pool->lock);
-	return page;
+	goto out;
 
 restore:
 	/* Part of the block may be unmapped already. */
 	if (WARN_ONCE(map_back(page, o), "unmapped_alloc: pfn %#lx order %u stays unmapped\n",
-		      page_to_pfn(page), o))
+		      page_to_pfn(page), o)) {
+		page = NULL;
 		goto free_block;
+	}
+free_page:
 	__free_pages(page, o);
+	page = NULL;
 free_block:
 	kfree(block);
-	return NULL;
+out:
+	put_online_mems();
+	return page;
+}
+
+static struct page *take_from_pool(struct unmapped_pool *pool,
+				   unsigned int order, bool *zeroed)
+{
+	struct page *page;
+
+	if (!pool)
+		return NULL;
+	spin_lock_irq(&pool->lock);
+	page = take_chunk(pool, order, zeroed);
+	spin_unlock_irq(&pool->lock);
+	return page;
+}
+
+/*
+ * A free chunk of the other nodes' pools, in the target node's fallback
+ * order, of the nodes the policy and cpuset allow.  Taken before fresh
+ * memory of those nodes: otherwise every small allocation for a node that
+ * has nothing at hand would take a new 2M block elsewhere.
+ */
+static struct page *take_from_other_pools(struct alloc_target *t, gfp_t gfp,
+					  unsigned int order, bool *zeroed)
+{
+	struct page *page = NULL;
+	struct zoneref *z;
+	struct zone *zone;
+	int nid, last = t->nid;
+
+	for_each_zone_zonelist_nodemask(zone, z, node_zonelist(t->nid, gfp),
+					gfp_zone(block_gfp(gfp)), t->nodes) {
+		nid = zone_to_nid(zone);
+		if (nid == last || !cpuset_allows(nid, gfp))
+			continue;
+		last = nid;
+		page = take_from_pool(pool_of(nid), order, zeroed);
+		if (page)
+			break;
+	}
+	return page;
 }
 
 static void *window_map(struct unmapped_pool *pool, struct page *page,
@@ -359,7 +537,7 @@ static int zero_chunk(struct unmapped_pool *pool, struct page *page,
 
 static struct unmapped_pool *page_pool(struct page *page, unsigned int order)
 {
-	struct unmapped_pool *pool = order <= PMD_ORDER ? pools[page_to_nid(page)] : NULL;
+	struct unmapped_pool *pool = order <= PMD_ORDER ? pool_of(page_to_nid(page)) : NULL;
 
 	WARN_ONCE(!pool, "unmapped_alloc: free of pfn %#lx order %u: no pool\n",
 		  page_to_pfn(page), order);
@@ -418,13 +596,19 @@ static void pool_free(struct page *page, unsigned int order)
 
 /**
  * unmapped_pages_alloc_node - allocate pages absent from the direct map
- * @nid: node to take the memory from, or NUMA_NO_NODE for the local node
+ * @nid: preferred node, or NUMA_NO_NODE for the task's memory policy
  * @gfp: allocation flags
  * @order: log2 of the number of pages, at most PMD_ORDER
  *
- * The pages come from @nid's pool, which takes a block from the page
- * allocator of that node when it has no free chunk of @order; they are
- * never another node's.  With __GFP_ZERO the pages are zeroed; without
+ * The target node is @nid, or with NUMA_NO_NODE the node the task's
+ * memory policy names (mempolicy_slab_node()); a node the task's cpuset
+ * forbids gives way to the first allowed one in its fallback order.  The
+ * pages come, in this order, from: the target node's pool; a block free
+ * now on the target node; a free chunk of the pools of the other nodes
+ * the policy (MPOL_BIND) and cpuset allow, in fallback order; a 2M block
+ * free now on one of those nodes; a block of @order from the page
+ * allocator with its fallback and reclaim.  With __GFP_THISNODE only the
+ * target node is used.  With __GFP_ZERO the pages are zeroed; without
  * it they hold whatever the pool's previous user left there, which is
  * what callers whose memory is initialised by firmware want.  The reclaim
  * and warning modifiers of @gfp (__GFP_NORETRY, __GFP_NOWARN, ...) apply
@@ -445,27 +629,30 @@ static void pool_free(struct page *page, unsigned int order)
 struct page *unmapped_pages_alloc_node(int nid, gfp_t gfp, unsigned int order)
 {
 	struct unmapped_pool *pool;
+	struct alloc_target t;
+	struct page *page = NULL;
 	bool zeroed = false;
-	struct page *page;
 
 	if (WARN_ONCE(order > PMD_ORDER, "unmapped_alloc: order %u above %u\n",
 		      order, PMD_ORDER))
 		return NULL;
 	might_sleep();
 
-	if (nid == NUMA_NO_NODE)
-		nid = numa_mem_id();
-	if (nid < 0 || nid >= MAX_NUMNODES || !pools[nid])
+	if (!pools_enabled ||
+	    (nid != NUMA_NO_NODE && (nid < 0 || nid >= MAX_NUMNODES || !node_online(nid))))
 		return NULL;
-	pool = pools[nid];
-
-	spin_lock_irq(&pool->lock);
-	page = take_chunk(pool, order, &zeroed);
-	spin_unlock_irq(&pool->lock);
+	t = alloc_target(nid, gfp);
+	page = take_from_pool(pool_of(t.nid), order, &zeroed);
 	if (!page)
-		page = refill_and_take(pool, gfp, order, PMD_ORDER, &zeroed);
+		page = refill_and_take(&t, gfp, order, PMD_ORDER, true, &zeroed);
+	if (!page && !(gfp & __GFP_THISNODE))
+		page = take_from_other_pools(&t, gfp, order, &zeroed);
+	if (!page)
+		page = refill_and_take(&t, gfp, order, PMD_ORDER, false, &zeroed);
 	if (!page)
 		return NULL;
+	/* Another node's pool may have served it. */
+	pool = pool_of(page_to_nid(page));
 
 	if ((gfp & __GFP_ZERO) && !zeroed && zero_chunk(pool, page, order)) {
 		pool_free(page, order);
@@ -491,11 +678,12 @@ EXPORT_SYMBOL_GPL(unmapped_pages_alloc_node);
 
 /**
  * unmapped_folio_alloc_node - allocate a folio absent from the direct map
- * @nid: node, or NUMA_NO_NODE for the local node
+ * @nid: preferred node, or NUMA_NO_NODE for the task's memory policy
  * @gfp: allocation flags, as for unmapped_pages_alloc_node()
  * @order: log2 of the number of pages, at most PMD_ORDER
  *
- * The folio, large when @order is not 0, comes from @nid's pool and
+ * The folio, large when @order is not 0, is taken as by
+ * unmapped_pages_alloc_node() and
  * returns to it when its last reference is dropped, e.g. after it left
  * the page cache.  A folio added to the page cache is charged to a memory
  * cgroup there: do not pass __GFP_ACCOUNT for one.
@@ -579,7 +767,7 @@ void unmapped_pool_free_frozen(struct page *page, unsigned int order)
  */
 void *unmapped_pages_map(struct page *page, unsigned int order)
 {
-	struct unmapped_pool *pool = pools[page_to_nid(page)];
+	struct unmapped_pool *pool = pool_of(page_to_nid(page));
 
 	if (!pool || order > PMD_ORDER || !PageUnmappedPool(page))
 		return NULL;
@@ -596,9 +784,38 @@ EXPORT_SYMBOL_GPL(unmapped_pages_map);
  */
 void unmapped_pages_unmap(struct page *page, unsigned int order)
 {
-	window_unmap(pools[page_to_nid(page)], order);
+	window_unmap(pool_of(page_to_nid(page)), order);
 }
 EXPORT_SYMBOL_GPL(unmapped_pages_unmap);
+
+/**
+ * unmapped_filemap_add_folio - add a pool folio to a page cache
+ * @mapping: the file's mapping
+ * @folio: a locked folio from unmapped_folio_alloc_node()
+ * @index: its index in the file
+ * @gfp: flags for the page cache and the memory cgroup charge
+ *
+ * As filemap_add_folio(), which also queues the folio for the LRU in a
+ * per-CPU batch that holds a reference.  The batch is flushed at once, on
+ * the same CPU, so a folio that leaves the file goes back to the pool when
+ * the file drops it, not when the batch is flushed some time later.
+ *
+ * Context: Process context; may sleep.
+ * Return: 0, or the error of filemap_add_folio().
+ */
+int unmapped_filemap_add_folio(struct address_space *mapping,
+			       struct folio *folio, pgoff_t index, gfp_t gfp)
+{
+	int err;
+
+	migrate_disable();
+	err = filemap_add_folio(mapping, folio, index, gfp);
+	if (!err)
+		lru_add_drain();
+	migrate_enable();
+	return err;
+}
+EXPORT_SYMBOL_GPL(unmapped_filemap_add_folio);
 
 /*
  * A large pool folio is being split (__split_huge_page(), its reference
@@ -625,17 +842,18 @@ void unmapped_pool_split(struct page *page, unsigned int order,
 }
 
 /**
- * unmapped_alloc_available - whether the pools exist
+ * unmapped_alloc_available - whether unmapped allocations can succeed
  *
- * They do unless the architecture cannot change its direct map, the
- * kernel was booted with unmapped_alloc=off, or setting them up failed.
+ * They can unless the architecture cannot change its direct map or the
+ * kernel was booted with unmapped_alloc=off.  The answer is the same on
+ * every CPU, whether its node has memory or a pool yet.
  *
  * Context: Any context.
- * Return: true if the local node has a pool.
+ * Return: true if the pools are in use.
  */
 bool unmapped_alloc_available(void)
 {
-	return pools[numa_mem_id()];
+	return pools_enabled;
 }
 EXPORT_SYMBOL_GPL(unmapped_alloc_available);
 
@@ -653,9 +871,28 @@ bool unmapped_alloc_active(void)
 	int nid;
 
 	for_each_node(nid)
-		if (pools[nid] && READ_ONCE(pools[nid]->nr_blocks))
+		if (pool_of(nid) && READ_ONCE(pool_of(nid)->nr_blocks))
 			return true;
 	return false;
+}
+
+static bool block_is_free(struct unmapped_block *block)
+{
+	return block->nr_free == 1UL << block->order;
+}
+
+/* Take a whole free block out of @pool onto @out: it is no longer found. */
+static unsigned long unlink_block(struct unmapped_pool *pool,
+				  struct unmapped_block *block,
+				  struct list_head *out)
+{
+	lockdep_assert_held(&pool->lock);
+	del_free_chunk(pool, block, 0, block->order);
+	xa_erase(&blocks_by_pfn, block->pfn);
+	list_move(&block->list, out);
+	pool->nr_blocks--;
+	pool_account(pool, -(1L << block->order), 0);
+	return 1UL << block->order;
 }
 
 /* Unlink whole free blocks until at least @max_pages pages are taken. */
@@ -670,14 +907,8 @@ static unsigned long take_free_blocks(struct unmapped_pool *pool,
 	list_for_each_entry_safe(block, next, &pool->blocks, list) {
 		if (pages >= max_pages)
 			break;
-		if (block->nr_free != 1UL << block->order)
-			continue;
-		del_free_chunk(pool, block, 0, block->order);
-		xa_erase(&blocks_by_pfn, block->pfn);
-		list_move(&block->list, out);
-		pool->nr_blocks--;
-		pool_account(pool, -(1L << block->order), 0);
-		pages += 1UL << block->order;
+		if (block_is_free(block))
+			pages += unlink_block(pool, block, out);
 	}
 	spin_unlock_irq(&pool->lock);
 	return pages;
@@ -691,6 +922,39 @@ static bool block_hwpoisoned(struct unmapped_block *block)
 		if (PageHWPoison(chunk_page(block, i)))
 			return true;
 	return false;
+}
+
+static bool block_in_range(struct unmapped_block *block, unsigned long start,
+			   unsigned long end)
+{
+	return block->pfn < end && block->pfn + (1UL << block->order) > start;
+}
+
+/*
+ * Unlink every block of @pool in [@start, @end), or none and -EBUSY if one
+ * of them has pages in use or poisoned (release would keep those, and the
+ * memory could never go offline).
+ */
+static int take_range(struct unmapped_pool *pool, unsigned long start,
+		      unsigned long end, struct list_head *out)
+{
+	struct unmapped_block *block, *next;
+	int ret = 0;
+
+	spin_lock_irq(&pool->lock);
+	list_for_each_entry(block, &pool->blocks, list) {
+		if (block_in_range(block, start, end) &&
+		    (!block_is_free(block) || block_hwpoisoned(block))) {
+			ret = -EBUSY;
+			goto unlock;
+		}
+	}
+	list_for_each_entry_safe(block, next, &pool->blocks, list)
+		if (block_in_range(block, start, end))
+			unlink_block(pool, block, out);
+unlock:
+	spin_unlock_irq(&pool->lock);
+	return ret;
 }
 
 /*
@@ -811,15 +1075,15 @@ static unsigned long unmapped_alloc_drain(void)
 	 */
 	lru_add_drain_all();
 	for_each_node(nid)
-		if (pools[nid])
-			pages += drain_pool(pools[nid]);
+		if (pool_of(nid))
+			pages += drain_pool(pool_of(nid));
 	return pages;
 }
 
 static unsigned long pool_shrink_count(struct shrinker *shrinker,
 				       struct shrink_control *sc)
 {
-	struct unmapped_pool *pool = pools[sc->nid];
+	struct unmapped_pool *pool = pool_of(sc->nid);
 	unsigned long free = pool ? READ_ONCE(pool->pages_free) : 0;
 
 	return free ? free : SHRINK_EMPTY;
@@ -828,7 +1092,7 @@ static unsigned long pool_shrink_count(struct shrinker *shrinker,
 static unsigned long pool_shrink_scan(struct shrinker *shrinker,
 				      struct shrink_control *sc)
 {
-	struct unmapped_pool *pool = pools[sc->nid];
+	struct unmapped_pool *pool = pool_of(sc->nid);
 	unsigned long pages;
 	LIST_HEAD(blocks);
 
@@ -846,7 +1110,7 @@ static int stats_show(struct seq_file *m, void *v)
 	int nid;
 
 	for_each_node(nid) {
-		pool = pools[nid];
+		pool = pool_of(nid);
 		if (!pool)
 			continue;
 		spin_lock_irq(&pool->lock);
@@ -881,14 +1145,15 @@ static const struct file_operations drain_fops = {
 
 static struct unmapped_pool *pool_create(int nid)
 {
+	int mem_nid = node_state(nid, N_MEMORY) ? nid : NUMA_NO_NODE;
 	struct unmapped_pool *pool;
 	unsigned int o;
 
-	pool = kzalloc_node(sizeof(*pool), GFP_KERNEL, nid);
+	pool = kzalloc_node(sizeof(*pool), GFP_KERNEL, mem_nid);
 	if (!pool)
 		return NULL;
 	pool->window_pages = kcalloc_node(BLOCK_PAGES, sizeof(*pool->window_pages),
-					  GFP_KERNEL, nid);
+					  GFP_KERNEL, mem_nid);
 	pool->window = get_vm_area(PAGE_SIZE << PMD_ORDER, VM_MAP);
 	if (!pool->window_pages || !pool->window) {
 		if (pool->window)
@@ -908,14 +1173,49 @@ static struct unmapped_pool *pool_create(int nid)
 	return pool;
 }
 
+/*
+ * Memory going offline must hold no pool block: free ones go back to the
+ * page allocator, whose isolated free lists then hold them; a block with
+ * pages in use fails the offlining at once instead of leaving it to retry
+ * migrations that cannot succeed.  Their direct map is collapsed later
+ * by collapse_work (collapsing takes the hotplug lock, held here).
+ */
+static int pool_memory_callback(struct notifier_block *nb,
+				unsigned long action, void *arg)
+{
+	struct memory_notify *mn = arg;
+	struct unmapped_pool *pool;
+	LIST_HEAD(blocks);
+	int ret;
+
+	if (action != MEM_GOING_OFFLINE)
+		return NOTIFY_OK;
+	pool = pool_of(pfn_to_nid(mn->start_pfn));
+	if (!pool)
+		return NOTIFY_OK;
+	ret = take_range(pool, mn->start_pfn, mn->start_pfn + mn->nr_pages, &blocks);
+	if (ret) {
+		pr_info_ratelimited("unmapped_alloc: pfn %#lx-%#lx holds pages in use: not offlined\n",
+				    mn->start_pfn, mn->start_pfn + mn->nr_pages - 1);
+		return notifier_from_errno(ret);
+	}
+	release_blocks(pool, &blocks, false);
+	return NOTIFY_OK;
+}
+
 static bool unmapped_alloc_off __initdata;
 
-/* "unmapped_alloc=off": no pools; users fall back or report no support. */
+/*
+ * "unmapped_alloc=off": no pools; users fall back or report no support.
+ * "on" is the default; anything else is reported and ignored.
+ */
 static int __init unmapped_alloc_setup(char *arg)
 {
-	if (!arg || strcmp(arg, "off"))
-		return -EINVAL;
-	unmapped_alloc_off = true;
+	if (arg && !strcmp(arg, "off"))
+		unmapped_alloc_off = true;
+	else if (!arg || strcmp(arg, "on"))
+		pr_warn("unmapped_alloc: unknown value \"%s\" ignored: use on or off (default on)\n",
+			arg ? arg : "");
 	return 0;
 }
 early_param("unmapped_alloc", unmapped_alloc_setup);
@@ -933,11 +1233,14 @@ static int __init unmapped_alloc_init(void)
 	if (!can_set_direct_map())
 		return 0;
 
-	for_each_node_state(nid, N_MEMORY) {
+	/* Every possible node: memory may be hot-added to any of them. */
+	for_each_node(nid) {
 		pools[nid] = pool_create(nid);
 		if (!pools[nid])
 			pr_warn("unmapped_alloc: no pool for node %d\n", nid);
 	}
+	pools_enabled = true;
+	hotplug_memory_notifier(pool_memory_callback, DEFAULT_CALLBACK_PRI);
 
 	shrinker = shrinker_alloc(SHRINKER_NUMA_AWARE, "unmapped-alloc");
 	if (shrinker) {

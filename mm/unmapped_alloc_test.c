@@ -220,8 +220,10 @@ static void ua_fallback_block(struct kunit *test)
 	struct page *page;
 	bool zeroed;
 
+	struct alloc_target t = { .nid = pool->nid };
+
 	ua_read_counts(pool, &before);
-	page = refill_and_take(pool, GFP_KERNEL, 0, 3, &zeroed);
+	page = refill_and_take(&t, GFP_KERNEL | __GFP_THISNODE, 0, 3, true, &zeroed);
 	KUNIT_ASSERT_NOT_NULL(test, page);
 	set_page_count(page, 1);
 	ua_read_counts(pool, &c);
@@ -238,7 +240,11 @@ static void ua_fallback_block(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, kernel_page_present(page));
 }
 
-/* Memory comes from the node asked for, and never from another one. */
+/*
+ * Memory comes from the node asked for.  A node without memory gives
+ * nothing with __GFP_THISNODE, and another node's memory without it, as
+ * alloc_pages_node() does; a node that is not online gives nothing.
+ */
 static void ua_node_selection(struct kunit *test)
 {
 	struct page *page;
@@ -254,8 +260,17 @@ static void ua_node_selection(struct kunit *test)
 	for_each_node(nid) {
 		if (node_state(nid, N_MEMORY))
 			continue;
-		KUNIT_EXPECT_NULL_MSG(test, unmapped_pages_alloc_node(nid, GFP_KERNEL, 0),
+		KUNIT_EXPECT_NULL_MSG(test,
+				      unmapped_pages_alloc_node(nid, GFP_KERNEL | __GFP_THISNODE, 0),
 				      "node %d has no memory", nid);
+		page = unmapped_pages_alloc_node(nid, GFP_KERNEL, 0);
+		if (!node_online(nid)) {
+			KUNIT_EXPECT_NULL_MSG(test, page, "node %d is offline", nid);
+			continue;
+		}
+		KUNIT_ASSERT_NOT_NULL_MSG(test, page, "node %d: no fallback", nid);
+		KUNIT_EXPECT_TRUE(test, node_state(page_to_nid(page), N_MEMORY));
+		unmapped_pages_free(page, 0);
 	}
 	unmapped_alloc_drain();
 }
@@ -404,7 +419,9 @@ static void ua_compound_pages(struct kunit *test)
 	folio = unmapped_folio_alloc(GFP_KERNEL, PMD_ORDER);
 	KUNIT_ASSERT_NOT_NULL(test, folio);
 	KUNIT_EXPECT_EQ(test, folio_order(folio), PMD_ORDER);
-	KUNIT_EXPECT_TRUE(test, folio_test_large_rmappable(folio));
+	/* The flag exists only with THP. */
+	KUNIT_EXPECT_EQ(test, folio_test_large_rmappable(folio),
+			IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE));
 	KUNIT_EXPECT_FALSE(test, kernel_page_present(folio_page(folio, BLOCK_PAGES - 1)));
 	ua_read_counts(pool, &c);
 	KUNIT_EXPECT_EQ(test, c.used, BLOCK_PAGES);
@@ -772,8 +789,25 @@ static struct kunit_case unmapped_alloc_cases[] = {
 	{}
 };
 
+/*
+ * The cases speak of the local node and its pool: run each on the CPUs of
+ * the first node that has both CPUs and memory, so the local node has a
+ * pool and stays the same while the case runs.
+ */
+static int ua_stay_on_node(struct kunit *test)
+{
+	int nid;
+
+	for_each_node_state(nid, N_MEMORY)
+		if (!cpumask_empty(cpumask_of_node(nid)))
+			return set_cpus_allowed_ptr(current, cpumask_of_node(nid));
+	kunit_skip(test, "no node has both CPUs and memory");
+	return 0;
+}
+
 static struct kunit_suite unmapped_alloc_suite = {
 	.name = "unmapped_alloc",
+	.init = ua_stay_on_node,
 	.test_cases = unmapped_alloc_cases,
 };
 kunit_test_suite(unmapped_alloc_suite);

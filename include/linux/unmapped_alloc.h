@@ -4,8 +4,10 @@
 
 #include <linux/gfp_types.h>
 #include <linux/numa.h>
+#include <linux/errno.h>
 #include <linux/types.h>
 
+struct address_space;
 struct folio;
 struct page;
 
@@ -15,6 +17,8 @@ void unmapped_pages_free(struct page *page, unsigned int order);
 struct folio *unmapped_folio_alloc_node(int nid, gfp_t gfp, unsigned int order);
 void *unmapped_pages_map(struct page *page, unsigned int order);
 void unmapped_pages_unmap(struct page *page, unsigned int order);
+int unmapped_filemap_add_folio(struct address_space *mapping,
+			       struct folio *folio, pgoff_t index, gfp_t gfp);
 bool unmapped_alloc_available(void);
 bool unmapped_alloc_active(void);
 #else
@@ -41,6 +45,13 @@ static inline void *unmapped_pages_map(struct page *page, unsigned int order)
 
 static inline void unmapped_pages_unmap(struct page *page, unsigned int order)
 {
+}
+
+static inline int unmapped_filemap_add_folio(struct address_space *mapping,
+					     struct folio *folio, pgoff_t index,
+					     gfp_t gfp)
+{
+	return -EOPNOTSUPP;
 }
 
 static inline bool unmapped_alloc_available(void)
@@ -71,6 +82,9 @@ static inline struct page *unmapped_pages_alloc(gfp_t gfp, unsigned int order)
  * unmapped_folio_alloc - allocate a folio absent from the direct map
  * @gfp: allocation flags, see unmapped_pages_alloc_node()
  * @order: log2 of the number of pages
+ *
+ * From the node the task's memory policy and cpuset choose, with the page
+ * allocator's fallback to other allowed nodes.
  *
  * Context: Process context; may sleep.
  * Return: the folio, or NULL.
