@@ -22,9 +22,7 @@
  */
 #include <linux/kvm_host.h>
 #include <linux/memcontrol.h>
-#include <linux/mempolicy.h>
 #include <linux/pagemap.h>
-#include <linux/swap.h>
 #include <linux/unmapped_alloc.h>
 
 #include "kvm_mm.h"
@@ -85,39 +83,29 @@ void kvm_gmem_unmapped_release(struct inode *inode)
 }
 
 /*
- * PMD_ORDER if the 2M range around @index lies inside the file and the VM
- * type allows 2M folios.
+ * PMD_ORDER if the 2M range around @index lies inside the file and both
+ * the VM type and the page cache allow 2M folios.  Without THP the page
+ * cache takes no large folios (and could not split one when a hole is
+ * punched), so every folio is 4K there.
  */
 static unsigned int gmem_folio_order(struct inode *inode, pgoff_t index)
 {
 	pgoff_t start = ALIGN_DOWN(index, 1UL << PMD_ORDER);
 	pgoff_t nr = i_size_read(inode) >> PAGE_SHIFT;
 
-	if (gmem_inode_flags(inode) & KVM_GMEM_SMALL_FOLIOS)
+	if ((gmem_inode_flags(inode) & KVM_GMEM_SMALL_FOLIOS) ||
+	    mapping_max_folio_order(inode->i_mapping) < PMD_ORDER)
 		return 0;
 	return start + (1UL << PMD_ORDER) <= nr ? PMD_ORDER : 0;
 }
 
-static int gmem_node(void)
-{
-#ifdef CONFIG_NUMA
-	return mempolicy_slab_node();
-#else
-	return numa_mem_id();
-#endif
-}
-
 /*
- * filemap_add_folio() charges the folio to the creator's memory cgroup,
- * with __GFP_RETRY_MAYFAIL so that a cgroup at its limit fails the charge
+ * The folio is charged to the creator's memory cgroup, with
+ * __GFP_RETRY_MAYFAIL so that a cgroup at its limit fails the charge
  * (fallocate and faults get -ENOMEM) instead of OOM-killing a task: guest
  * memory is unevictable and killing would not be the caller's choice.
- *
- * It also queues the folio for the LRU in a per-CPU batch, which holds a
- * reference.  Flush the batch at once, on the same CPU, so a folio that
- * leaves the file goes back to the pool when the file drops it, not when
- * the batch is flushed some time later.  (On the LRU, the unevictable
- * list, a large folio can be split when a hole is punched.)
+ * (On the LRU, the unevictable list, a large folio can be split when a
+ * hole is punched.)
  */
 static int gmem_add_folio(struct address_space *mapping, struct folio *folio,
 			  pgoff_t index, gfp_t gfp)
@@ -125,19 +113,15 @@ static int gmem_add_folio(struct address_space *mapping, struct folio *folio,
 	struct mem_cgroup *old = set_active_memcg(mapping->i_private_data);
 	int err;
 
-	migrate_disable();
-	err = filemap_add_folio(mapping, folio, index, gfp | __GFP_RETRY_MAYFAIL);
-	if (!err) {
-		lru_add_drain();
-		/*
-		 * Dirty, as guest memory is: a large folio whose split fails
-		 * when a hole is punched is then kept whole rather than
-		 * dropped (truncate_inode_partial_folio()), and cache
-		 * invalidation never evicts it.
-		 */
+	err = unmapped_filemap_add_folio(mapping, folio, index, gfp | __GFP_RETRY_MAYFAIL);
+	/*
+	 * Dirty, as guest memory is: a large folio whose split fails when a
+	 * hole is punched is then kept whole rather than dropped
+	 * (truncate_inode_partial_folio()), and cache invalidation never
+	 * evicts it.
+	 */
+	if (!err)
 		folio_mark_dirty(folio);
-	}
-	migrate_enable();
 	set_active_memcg(old);
 	return err;
 }
@@ -163,10 +147,14 @@ struct folio *kvm_gmem_unmapped_get_folio(struct inode *inode, pgoff_t index)
 		if (!IS_ERR(folio))
 			return folio;
 
-		/* 2M only if the page allocator has it at hand: 4K otherwise. */
-		folio = unmapped_folio_alloc_node(gmem_node(),
-						  order ? gfp | __GFP_NORETRY | __GFP_NOWARN : gfp,
-						  order);
+		/*
+		 * 2M only if the page allocator has it at hand: 4K otherwise.
+		 * Out of memory on every node the task's policy allows, the
+		 * caller gets -ENOMEM rather than the OOM killer, as for the
+		 * memory cgroup charge.
+		 */
+		folio = unmapped_folio_alloc(order ? gfp | __GFP_NORETRY | __GFP_NOWARN :
+					     gfp | __GFP_RETRY_MAYFAIL | __GFP_NOWARN, order);
 		if (!folio) {
 			if (!order)
 				return ERR_PTR(-ENOMEM);
