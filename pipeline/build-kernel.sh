@@ -82,9 +82,13 @@ configure()
 build_kernel()
 {
 	local start=$SECONDS
-	log "building bzImage (kernel $(make -s -C "$KSRC" kernelversion), ccache in $CCACHE_DIR)"
-	run_logged "bzImage" "$KOBJ/build.log" "${KMAKE[@]}" bzImage
-	log "bzImage built in $((SECONDS - start))s: $(cat "$KOBJ/include/config/kernel.release")"
+	log "building bzImage and modules (kernel $(make -s -C "$KSRC" kernelversion), ccache in $CCACHE_DIR)"
+	run_logged "bzImage and modules" "$KOBJ/build.log" "${KMAKE[@]}" bzImage modules
+	log "bzImage and modules built in $((SECONDS - start))s: $(cat "$KOBJ/include/config/kernel.release")"
+	# The guest bind-mounts $MODROOT/lib/modules over /lib/modules.
+	rm -rf "$MODROOT"
+	run_logged "modules_install" "$KOBJ/modules_install.log" \
+		"${KMAKE[@]}" INSTALL_MOD_PATH="$MODROOT" INSTALL_MOD_STRIP=1 modules_install
 	run_logged "headers" "$KOBJ/headers.log" "${KMAKE[@]}" headers
 }
 

@@ -44,6 +44,7 @@ set_tree_paths()
 	PRISTINE=$TREE/pristine
 	KSRC=$TREE/src
 	KOBJ=$TREE/obj${GMEM_FLAVOUR:+-$GMEM_FLAVOUR}
+	MODROOT=$KOBJ/modroot
 	# Selftests and uapi headers are built once, in the default tree.
 	KST=$TREE/obj/kselftest
 }
