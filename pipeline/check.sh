@@ -2,10 +2,14 @@
 # SPDX-License-Identifier: GPL-2.0
 # 'make check': boot once, run tests.list inside, scan the kernel log, and
 # print a summary ending in "N passed, N failed[, N skipped]".
+# TESTS_LIST names another list (make check-configs); GMEM_FLAVOUR another
+# kernel.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 set_tree_paths
+TESTS_LIST=${TESTS_LIST:-$REPO/pipeline/tests.list}
+export GUEST_TESTS=$TESTS_LIST
 TIMEOUT=${CHECK_TIMEOUT:-2400}
 boot_rc=0
 "$REPO/pipeline/boot.sh" pipeline/guest/run-tests.sh "$TIMEOUT" || boot_rc=$?
@@ -17,7 +21,7 @@ TSV=$RESULTS/results.tsv
 # Host tests run after the boot, which starts from an empty results dir.
 mkdir -p "$RESULTS/logs"
 # As in the guest, a skip counts only when its reason matches skip-ok=.
-grep -E '^host[[:space:]]' "$REPO/pipeline/tests.list" | while read -r _ name rest; do
+grep -E '^host[[:space:]]' "$TESTS_LIST" | while read -r _ name rest; do
 	logf=$RESULTS/logs/$(echo "$name" | tr '/' '_').log
 	skip_ok=$(printf '%s' "$rest" | sed -n 's/.*skip-ok=//p')
 	start=$SECONDS rc=0
@@ -42,7 +46,7 @@ case $boot_rc in
 esac
 
 # A test in the list without a result line did not run: count it failed.
-grep -vE '^[[:space:]]*(#|$)' "$REPO/pipeline/tests.list" | while read -r _ name _; do
+grep -vE '^[[:space:]]*(#|$)' "$TESTS_LIST" | while read -r _ name _; do
 	cut -f2 "$TSV" | grep -qxF "$name" || printf 'fail\t%s\t0\t%s\n' "$name" "$why" >>"$TSV"
 done
 

@@ -4,7 +4,7 @@
 # $OUT/results.tsv as <status>\t<name>\t<seconds>\t<reason>.
 # Needs REPO, KST (selftest outputs) and OUT in the environment.
 set -u
-TESTS=${TESTS:-$REPO/pipeline/tests.list}
+TESTS=${GUEST_TESTS:-$REPO/pipeline/tests.list}
 DEFAULT_TIMEOUT=600
 RESULTS_TSV=$OUT/results.tsv
 : >"$RESULTS_TSV"

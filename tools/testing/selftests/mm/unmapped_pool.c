@@ -3,7 +3,8 @@
  * The unmapped page pool seen from userspace, through its two users:
  * secretmem, 1 GiB faulted 4 KiB at a time, and guest_memfd with
  * GUEST_MEMFD_FLAG_NO_DIRECT_MAP, 1 GiB in 2 MiB folios, then in mixed
- * 2 MiB and 4 KiB folios (holes punched, a tail smaller than 2 MiB).
+ * 2 MiB and 4 KiB folios (holes punched, a tail smaller than 2 MiB); in
+ * 4 KiB folios only without THP.
  * Taking the memory removes whole 2 MiB blocks from the direct map
  * without splitting it into 4 KiB pages; /proc/kcore reads pool pages as
  * zeros; closing gives the pages back to the pool; draining the pool
@@ -313,8 +314,13 @@ int main(void)
 	kvm = open("/dev/kvm", O_RDWR);
 	if (kvm < 0)
 		ksft_exit_fail_msg("/dev/kvm: %s\n", strerror(errno));
-	test_guest_memfd(kvm, false, "guest_memfd 1 GiB, 2 MiB folios");
-	test_guest_memfd(kvm, true, "guest_memfd 1 GiB, mixed folios");
+	if (!access("/sys/kernel/mm/transparent_hugepage", F_OK)) {
+		test_guest_memfd(kvm, false, "guest_memfd 1 GiB, 2 MiB folios");
+		test_guest_memfd(kvm, true, "guest_memfd 1 GiB, mixed folios");
+	} else {
+		test_guest_memfd(kvm, false, "guest_memfd 1 GiB, 4 KiB folios");
+		test_guest_memfd(kvm, true, "guest_memfd 1 GiB, 4 KiB folios and holes");
+	}
 	close(kvm);
 
 	ksft_finished();
