@@ -48,6 +48,7 @@
 #include <linux/mm.h>
 #include <linux/mutex.h>
 #include <linux/nodemask.h>
+#include <linux/page-isolation.h>
 #include <linux/seq_file.h>
 #include <linux/set_memory.h>
 #include <linux/shrinker.h>
@@ -114,6 +115,12 @@ static struct unmapped_pool *pool_of(int nid)
 {
 	return pools[nid];
 }
+
+static unsigned long unlink_block(struct unmapped_pool *pool,
+				  struct unmapped_block *block,
+				  struct list_head *out);
+static void release_blocks(struct unmapped_pool *pool, struct list_head *blocks,
+			   bool collapse);
 
 /*
  * Fault injection for the steps that can fail when the pool takes a block
@@ -373,9 +380,13 @@ static struct page *alloc_block(struct alloc_target *t, gfp_t gfp,
  * zeroes the block while it is still mapped, which costs no window and no
  * TLB flush.
  *
- * The hotplug lock is held from the allocation until the block is in its
- * pool: memory going offline finds it there (pool_memory_callback()), and
- * never a block the pool took from it but has not added yet.
+ * Memory going offline is isolated before pool_memory_callback() looks
+ * for pool blocks in it.  A block whose pages looked free to the
+ * isolation (reference count 0) but joined the pool after the callback
+ * looked would hold the offlining forever: a block found isolated once it
+ * is in the pool goes back to the page allocator instead.  The check is
+ * under pool->lock, which the callback takes after the isolation, so if
+ * the callback missed the block this check sees the isolation.
  */
 static struct page *refill_and_take(struct alloc_target *t, gfp_t gfp,
 				    unsigned int order, unsigned int max_order,
@@ -387,10 +398,9 @@ static struct page *refill_and_take(struct alloc_target *t, gfp_t gfp,
 	struct page *page;
 	unsigned int o;
 
-	get_online_mems();
 	page = alloc_block(t, gfp, order, max_order, local, &o);
 	if (!page)
-		goto out;
+		return NULL;
 	pool = pool_of(page_to_nid(page));
 	/* Not on the block's own node, which may be memory that goes away. */
 	block = kzalloc_node(sizeof(*block), gfp & GFP_RECLAIM_MASK, numa_mem_id());
@@ -424,9 +434,17 @@ static struct page *refill_and_take(struct alloc_target *t, gfp_t gfp,
 		pool->fallbacks++;
 	pool_account(pool, 1L << o, 0);
 	add_free_chunk(pool, block, 0, o);
+	if (unlikely(is_migrate_isolate_page(page))) {
+		LIST_HEAD(isolated);
+
+		unlink_block(pool, block, &isolated);
+		spin_unlock_irq(&pool->lock);
+		release_blocks(pool, &isolated, false);
+		return NULL;
+	}
 	page = take_chunk(pool, order, zeroed);
 	spin_unlock_irq(&pool->lock);
-	goto out;
+	return page;
 
 restore:
 	/* Part of the block may be unmapped already. */
@@ -440,8 +458,6 @@ free_page:
 	page = NULL;
 free_block:
 	kfree(block);
-out:
-	put_online_mems();
 	return page;
 }
 
@@ -615,7 +631,7 @@ static void pool_free(struct page *page, unsigned int order)
  * when the pool takes memory from the page allocator.  __GFP_ACCOUNT
  * charges the pages to the current memory cgroup, and the call fails when
  * the charge does; __GFP_COMP makes a compound page, as alloc_pages()
- * does.
+ * does.  __GFP_NOFAIL is not honoured: the call may fail.
  *
  * The first page has a reference count of one, as from alloc_pages().
  * The pages go back with unmapped_pages_free() and the same @order, or
@@ -808,6 +824,7 @@ int unmapped_filemap_add_folio(struct address_space *mapping,
 {
 	int err;
 
+	VM_WARN_ON_ONCE_FOLIO(!folio_test_unmapped_pool(folio), folio);
 	migrate_disable();
 	err = filemap_add_folio(mapping, folio, index, gfp);
 	if (!err)

@@ -204,7 +204,8 @@ static void give_back(struct held *h, unsigned long size)
 
 /*
  * Take TEST_SIZE for @user and report which nodes' pools it came from:
- * true if all of it came from @want.
+ * true if all of it came from @want.  The caller drains the pool first
+ * (not here: draining frees memory, and may undo a full node).
  */
 static bool taken_from(enum user user, int want, const char *why)
 {
@@ -212,7 +213,6 @@ static bool taken_from(enum user user, int want, const char *why)
 	struct held h;
 	int err;
 
-	drain_pool();
 	for (int n = 0; n < MAX_NODES; n++)
 		before[n] = pool_used(n);
 	blocks = pool_stat(-1, "blocks_unmapped");
@@ -227,10 +227,12 @@ static bool taken_from(enum user user, int want, const char *why)
 	for (int n = 0; n < MAX_NODES; n++) {
 		long d = pool_used(n) - before[n];
 
-		if (n == want)
+		if (n == want) {
 			got = d;
-		else
-			elsewhere += d > 0 ? d : 0;
+		} else if (d > 0) {
+			elsewhere += d;
+			ksft_print_msg("%s %s: %ld pages from node %d\n", user_name[user], why, d, n);
+		}
 	}
 	give_back(&h, TEST_SIZE);
 	if (err || got != TEST_SIZE / PAGE || elsewhere)
@@ -243,6 +245,7 @@ static bool taken_from(enum user user, int want, const char *why)
 static void test_default_local(enum user user)
 {
 	run_on_cpu(0);
+	drain_pool();
 	ksft_test_result(taken_from(user, node_a, "default policy on CPU 0"),
 			 "%s: default policy takes the local node's pool\n", user_name[user]);
 }
@@ -255,6 +258,7 @@ static void test_policy(enum user user, int mode, const char *mode_name)
 	if (set_policy(mode, node_b))
 		ksft_exit_fail_msg("set_mempolicy(%s, node %d): %s\n", mode_name, node_b,
 				   strerror(errno));
+	drain_pool();
 	ok = taken_from(user, node_b, mode_name);
 	set_policy(MPOL_DEFAULT, 0);
 	ksft_test_result(ok, "%s: %s names the node\n", user_name[user], mode_name);
@@ -283,6 +287,7 @@ static void test_cpuset(enum user user)
 				      user_name[user], strerror(errno));
 		return;
 	}
+	drain_pool();
 	mkdir(CGROUP, 0755);
 	snprintf(val, sizeof(val), "%d", node_b);
 	if (!write_file(CGROUP "/cpuset.cpus", "0") || !write_file(CGROUP "/cpuset.mems", val))
@@ -329,17 +334,32 @@ static int anon_page_node(void)
 
 static pid_t filler = -1;
 
+/* The largest number in a zoneinfo "protection: (a, b, ...)" line. */
+static long max_protection(const char *line)
+{
+	const char *p = strchr(line, '(');
+	long max = 0, v;
+
+	while (p && sscanf(p + 1, "%ld", &v) == 1) {
+		max = v > max ? v : max;
+		p = strchr(p + 1, ',');
+	}
+	return max;
+}
+
 /*
- * Whether no zone of @node can give an anonymous page without going
- * below its low watermark (plus the protection kept for higher zones):
- * the page allocator's fast path then falls back to another node.
+ * Whether every zone of @node is at most half way from its min to its low
+ * watermark (plus the protection kept for higher zones): the page
+ * allocator's fast path falls back to another node, kswapd has some way
+ * to go before that changes, and nothing yet needs the OOM killer.
  */
 static bool node_below_low(int node)
 {
-	long free = 0, low = 0, prot, max_prot = 0;
+	long free = 0, min = 0, low = 0;
 	bool below = true, in_node = false;
-	char line[512], *p;
+	char line[512], key[32];
 	int cur;
+	long v;
 	FILE *f = fopen("/proc/zoneinfo", "r");
 
 	if (!f)
@@ -347,19 +367,21 @@ static bool node_below_low(int node)
 	while (fgets(line, sizeof(line), f)) {
 		if (sscanf(line, "Node %d,", &cur) == 1) {
 			in_node = cur == node;
-			free = low = max_prot = 0;
-		} else if (in_node && sscanf(line, " pages free %ld", &free) == 1) {
+			free = min = low = 0;
 			continue;
-		} else if (in_node && sscanf(line, " low %ld", &low) == 1) {
+		}
+		if (!in_node)
 			continue;
-		} else if (in_node && (p = strstr(line, "protection: ("))) {
-			for (p += 13; sscanf(p, "%ld", &prot) == 1; p = strchr(p, ',') + 1) {
-				max_prot = prot > max_prot ? prot : max_prot;
-				if (!strchr(p, ','))
-					break;
-			}
-			if (low && free > low + max_prot)
+		if (strstr(line, "protection: (")) {
+			if (low && free > (min + low) / 2 + max_protection(line))
 				below = false;
+		} else if (sscanf(line, " pages free %ld", &v) == 1) {
+			free = v;
+		} else if (sscanf(line, " %31s %ld", key, &v) == 2) {
+			if (!strcmp(key, "min"))
+				min = v;
+			else if (!strcmp(key, "low"))
+				low = v;
 		}
 	}
 	fclose(f);
@@ -383,6 +405,8 @@ static void fill_node(int node)
 	char c, path[128];
 	FILE *f;
 
+	/* Less for kswapd to reclaim, and to lift the node again, later. */
+	write_file("/proc/sys/vm/drop_caches", "3");
 	set_huge_pages(node, 1L << 20);
 	snprintf(path, sizeof(path),
 		 "/sys/devices/system/node/node%d/hugepages/hugepages-2048kB/nr_hugepages", node);
@@ -464,8 +488,12 @@ static void test_bind_full(enum user user)
 		write_file("/proc/self/oom_score_adj", "1000");
 		alarm(120);
 		if (user == GMEM) {
-			/* The VM first: KVM's own allocations may OOM-kill. */
+			/*
+			 * The VM first, and errno's page copied after the
+			 * fork: those allocations may OOM-kill.
+			 */
 			h.fd = gmem_create(&h.vm, 256 * MIB);
+			errno = 0;
 			if (set_policy(MPOL_BIND, node_a))
 				_exit(3);
 			_exit(fallocate(h.fd, FALLOC_FL_KEEP_SIZE, 0, 256 * MIB) &&
