@@ -204,10 +204,13 @@ static void give_back(struct held *h, unsigned long size)
 
 /*
  * Take TEST_SIZE for @user and report which nodes' pools it came from:
- * true if all of it came from @want.  The caller drains the pool first
- * (not here: draining frees memory, and may undo a full node).
+ * true if all of it came from @want, with no more than @blocks_max 2M
+ * blocks' worth of blocks; *@from_want gets the pages @want served.  The
+ * caller drains the pool first (not here: draining frees memory, and may
+ * undo a full node).
  */
-static bool taken_from(enum user user, int want, const char *why)
+static bool taken_from_counted(enum user user, int want, const char *why,
+			       long blocks_max, long *from_want)
 {
 	long before[MAX_NODES], got = 0, elsewhere = 0, blocks;
 	struct held h;
@@ -219,7 +222,7 @@ static bool taken_from(enum user user, int want, const char *why)
 	err = take(user, TEST_SIZE, &h);
 	/* Whole 2M blocks, shared by the pages: never one block per page. */
 	blocks = pool_stat(-1, "blocks_unmapped") - blocks;
-	if (blocks > (long)(TEST_SIZE / (2 * MIB)) + 1) {
+	if (blocks > blocks_max) {
 		ksft_print_msg("%s %s: %ld blocks taken for %lu MiB\n", user_name[user], why,
 			       blocks, TEST_SIZE / MIB);
 		err = err ? err : EOVERFLOW;
@@ -235,11 +238,19 @@ static bool taken_from(enum user user, int want, const char *why)
 		}
 	}
 	give_back(&h, TEST_SIZE);
+	*from_want = err ? 0 : got;	/* 0 also for too many blocks */
 	if (err || got != TEST_SIZE / PAGE || elsewhere)
 		ksft_print_msg("%s %s: expected %lu pages from node %d, got %ld there and %ld elsewhere (%s)\n",
 			       user_name[user], why, TEST_SIZE / PAGE, want, got, elsewhere,
 			       err ? strerror(err) : "no error");
 	return !err && got == TEST_SIZE / PAGE && !elsewhere;
+}
+
+static bool taken_from(enum user user, int want, const char *why)
+{
+	long got;
+
+	return taken_from_counted(user, want, why, TEST_SIZE / (2 * MIB) + 1, &got);
 }
 
 static void test_default_local(enum user user)
@@ -453,14 +464,23 @@ static void unfill_node(int node)
 	set_huge_pages(node, 0);
 }
 
+/*
+ * Most of it from the other node: kswapd may lift the full node above its
+ * low watermark for a moment, and then it serves, as it would serve the
+ * page allocator.  In whole blocks, never one per page (checked by
+ * taken_from()).
+ */
 static void test_fallback_when_full(enum user user)
 {
 	bool ok;
+	long got;
 
 	run_on_cpu(0);
 	drain_pool();
 	fill_node(node_a);
-	ok = taken_from(user, node_b, "local node full");
+	/* Smaller blocks of the full node: twice the 2M blocks at most. */
+	taken_from_counted(user, node_b, "local node full", 2 * TEST_SIZE / (2 * MIB), &got);
+	ok = got >= (long)(TEST_SIZE / PAGE) * 3 / 4;
 	unfill_node(node_a);
 	ksft_test_result(ok, "%s: a full local node falls back to another\n", user_name[user]);
 }
@@ -474,9 +494,9 @@ static void test_fallback_when_full(enum user user)
 static void test_bind_full(enum user user)
 {
 	struct held h;
+	bool ok, killed;
 	int status;
 	pid_t pid;
-	bool ok;
 
 	run_on_cpu(0);
 	drain_pool();
@@ -506,16 +526,22 @@ static void test_bind_full(enum user user)
 	}
 	waitpid(pid, &status, 0);
 	unfill_node(node_a);
+	/*
+	 * guest_memfd: ENOMEM, or the OOM kill 6.12 gave: a 4K block can
+	 * need a page table to split the direct map, allocated by CPA with
+	 * GFP_KERNEL under the task's policy.
+	 */
+	killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
 	if (user == SECRETMEM)
-		ok = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+		ok = killed;
 	else
-		ok = WIFEXITED(status) && !WEXITSTATUS(status);
+		ok = killed || (WIFEXITED(status) && !WEXITSTATUS(status));
 	if (!ok)
 		ksft_print_msg("%s: child %s %d\n", user_name[user],
 			       WIFSIGNALED(status) ? "killed by signal" : "exited with",
 			       WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 	ksft_test_result(ok, "%s: MPOL_BIND to a full node: %s\n", user_name[user],
-			 user == SECRETMEM ? "OOM kill" : "ENOMEM");
+			 user == SECRETMEM ? "OOM kill" : killed ? "OOM kill" : "ENOMEM");
 }
 
 #define MEMORY_DIR	"/sys/devices/system/memory"
