@@ -46,27 +46,29 @@ static int dm_level(struct page *page, bool *present)
 	return level;
 }
 
-/*
- * Boot-time attribute changes split the lowest GiB of ZONE_NORMAL, where
- * allocations start: look through up to 3G of blocks for a 1G page.
- */
-#define DM_TRIES 1536
-
 /* A free 2M block that the direct map maps with a @level page. */
 static struct page *dm_alloc_block(struct kunit *test, int level)
 {
+	/*
+	 * Boot-time attribute changes split the lowest GiB of ZONE_NORMAL,
+	 * where allocations start, and the local node may have no 1G page
+	 * left: look through every 2M block of memory if need be.
+	 */
+	unsigned long max_tries = totalram_pages() >> PMD_ORDER;
 	struct page **other, *page = NULL;
-	int tries, nother = 0;
+	unsigned long tries, nother = 0;
 	bool present;
 
 	if (level == PG_LEVEL_1G && !direct_gbpages)
 		kunit_skip(test, "the direct map uses no 1G pages");
 
-	other = kunit_kcalloc(test, DM_TRIES, sizeof(*other), GFP_KERNEL);
+	other = kunit_kcalloc(test, max_tries, sizeof(*other), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, other);
-	for (tries = 0; tries < DM_TRIES && !page; tries++) {
+	for (tries = 0; tries < max_tries && !page; tries++) {
 		page = alloc_pages(GFP_KERNEL | __GFP_NOWARN, PMD_ORDER);
-		if (page && dm_level(page, &present) != level) {
+		if (!page)
+			break;
+		if (dm_level(page, &present) != level) {
 			other[nother++] = page;
 			page = NULL;
 		}
@@ -75,8 +77,8 @@ static struct page *dm_alloc_block(struct kunit *test, int level)
 		__free_pages(other[nother], PMD_ORDER);
 	kunit_kfree(test, other);
 	KUNIT_ASSERT_NOT_NULL_MSG(test, page,
-				  "no free 2M block inside a level-%d mapping in %d tries",
-				  level, DM_TRIES);
+				  "no free 2M block inside a level-%d mapping in %lu tries",
+				  level, tries);
 	return page;
 }
 
