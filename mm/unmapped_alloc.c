@@ -109,7 +109,8 @@ struct unmapped_pool {
 /* Set at boot, before any user can see them; NULL where setup failed. */
 static struct unmapped_pool *pools[MAX_NUMNODES] __ro_after_init;
 static bool pools_enabled __ro_after_init;
-static DEFINE_XARRAY(blocks_by_pfn);
+/* Its lock nests in pool->lock, which is irq-safe: so is this one. */
+static DEFINE_XARRAY_FLAGS(blocks_by_pfn, XA_FLAGS_LOCK_IRQ);
 
 static struct unmapped_pool *pool_of(int nid)
 {
@@ -252,13 +253,14 @@ static int map_back(struct page *page, unsigned int order)
 }
 
 /*
- * A block larger than needed is taken only if it is free now, on @nid
- * only: no direct reclaim or compaction for it, as for THP faults by
- * default (kswapd and kcompactd are still woken).
+ * A block tried only in passing is taken only if it is free now, on @nid
+ * only: no reclaim or compaction for it and no reserves, as THP faults
+ * by default (GFP_TRANSHUGE_LIGHT).
  */
 static gfp_t light(gfp_t gfp)
 {
-	return (gfp & ~__GFP_DIRECT_RECLAIM) | __GFP_THISNODE | __GFP_NORETRY | __GFP_NOWARN;
+	return (gfp & ~__GFP_RECLAIM) | __GFP_THISNODE | __GFP_NORETRY | __GFP_NOWARN |
+	       __GFP_NOMEMALLOC;
 }
 
 /*
@@ -271,7 +273,18 @@ static gfp_t light(gfp_t gfp)
 struct alloc_target {
 	int nid;
 	nodemask_t *nodes;
+	/* Fault injection decides once for blocks of the order asked for. */
+	bool fail_checked, fail;
 };
+
+static bool order_fails(struct alloc_target *t, unsigned int order)
+{
+	if (!t->fail_checked) {
+		t->fail = should_fail(&fail_unmapped_alloc, PAGE_SIZE << order);
+		t->fail_checked = true;
+	}
+	return t->fail;
+}
 
 static inline bool cpuset_allows(int nid, gfp_t gfp)
 {
@@ -326,7 +339,7 @@ static bool node_has_block_at_hand(int nid, unsigned int order)
 	for (z = 0; z <= ZONE_NORMAL; z++) {
 		struct zone *zone = &pgdat->node_zones[z];
 
-		if (populated_zone(zone) &&
+		if (managed_zone(zone) &&
 		    zone_watermark_ok(zone, order, low_wmark_pages(zone), ZONE_NORMAL, 0))
 			return true;
 	}
@@ -334,14 +347,13 @@ static bool node_has_block_at_hand(int nid, unsigned int order)
 }
 
 /*
- * A block for a chunk of @order.  Blocks larger than @order are taken only
- * if free now: with @local on the target node (2M, then smaller ones, as
- * THP faults try the local node before they fall back), otherwise 2M on
- * any node the policy and cpuset allow.  Without @local the block of
- * @order itself is allocated last, with the caller's reclaim flags and
- * the page allocator's fallback, so running out behaves as it would with
- * the page allocator: reclaim, the OOM killer within the policy's nodes,
- * or NULL for __GFP_NORETRY and __GFP_RETRY_MAYFAIL.
+ * A block for a chunk of @order.  With @local: a block free now on the
+ * target node, 2M down to @order, as THP faults try the local node before
+ * they fall back.  Otherwise: 2M free now on any node the policy and
+ * cpuset allow, then the block of @order with the caller's reclaim flags
+ * and the page allocator's fallback, so running out behaves as it would
+ * with the page allocator: reclaim, the OOM killer within the policy's
+ * nodes, or NULL for __GFP_NORETRY and __GFP_RETRY_MAYFAIL.
  */
 static struct page *alloc_block(struct alloc_target *t, gfp_t gfp,
 				unsigned int order, unsigned int max_order,
@@ -352,11 +364,16 @@ static struct page *alloc_block(struct alloc_target *t, gfp_t gfp,
 	unsigned int o = max(max_order, order);
 
 	if (local) {
-		for (; o > order && !page; o--)
-			if (!should_fail(&fail_unmapped_alloc, PAGE_SIZE << o) &&
-			    node_has_block_at_hand(t->nid, o))
+		for (;; o--) {
+			bool fail = o == order ? order_fails(t, order) :
+				    should_fail(&fail_unmapped_alloc, PAGE_SIZE << o);
+
+			if (!fail && node_has_block_at_hand(t->nid, o))
 				page = __alloc_pages(light(bgfp), o, t->nid, NULL);
-		*block_order = o + 1;
+			if (page || o == order)
+				break;
+		}
+		*block_order = o;
 		return page;
 	}
 	if (o > order && !(gfp & __GFP_THISNODE) &&
@@ -368,7 +385,7 @@ static struct page *alloc_block(struct alloc_target *t, gfp_t gfp,
 		}
 	}
 	*block_order = order;
-	if (should_fail(&fail_unmapped_alloc, PAGE_SIZE << order))
+	if (order_fails(t, order))
 		return NULL;
 	return __alloc_pages(bgfp, order, t->nid, t->nodes);
 }
@@ -417,7 +434,7 @@ static struct page *refill_and_take(struct alloc_target *t, gfp_t gfp,
 	block->order = o;
 	block->nr_free = 1UL << o;
 	if (should_fail(&fail_unmapped_alloc, PAGE_SIZE << o) ||
-	    xa_err(xa_store(&blocks_by_pfn, block->pfn, block, gfp & GFP_RECLAIM_MASK)))
+	    xa_err(xa_store_irq(&blocks_by_pfn, block->pfn, block, gfp & GFP_RECLAIM_MASK)))
 		goto restore;
 	set_page_count(page, 0);
 	for (i = 0; i < (1UL << o); i++)
@@ -905,7 +922,9 @@ static unsigned long unlink_block(struct unmapped_pool *pool,
 {
 	lockdep_assert_held(&pool->lock);
 	del_free_chunk(pool, block, 0, block->order);
-	xa_erase(&blocks_by_pfn, block->pfn);
+	xa_lock(&blocks_by_pfn);		/* interrupts are off */
+	__xa_erase(&blocks_by_pfn, block->pfn);
+	xa_unlock(&blocks_by_pfn);
 	list_move(&block->list, out);
 	pool->nr_blocks--;
 	pool_account(pool, -(1L << block->order), 0);
@@ -998,9 +1017,12 @@ static int restore_block(struct unmapped_block *block)
 /*
  * Map unlinked blocks back and free them to the page allocator.  Memory
  * that is poisoned, or could not be mapped, is never given back.  With
- * @collapse the direct map is collapsed now; otherwise the blocks wait on
- * pool->to_collapse for collapse_work.  Not on SEV-SNP hosts: a freed
- * block may be reused and made guest-private before the worker runs,
+ * @collapse the direct map is collapsed now, after the blocks are freed:
+ * collapsing takes the hotplug lock, and memory going offline waits for
+ * free pages to reach the page allocator while it holds that lock.
+ * Otherwise the blocks wait on pool->to_collapse for collapse_work.  On
+ * SEV-SNP hosts a block is collapsed before it is freed, or not at all:
+ * a freed block may be reused and made guest-private before the collapse,
  * and the RMP requires the 4K entries adjust_direct_map() made for it.
  */
 static void release_blocks(struct unmapped_pool *pool, struct list_head *blocks,
@@ -1023,16 +1045,22 @@ static void release_blocks(struct unmapped_pool *pool, struct list_head *blocks,
 			continue;
 		}
 		restored++;
-		if (collapse) {
-			collapse_direct_map(page, 1UL << block->order);
-		} else if (!cc_platform_has(CC_ATTR_HOST_SEV_SNP)) {
+		if (!cc_platform_has(CC_ATTR_HOST_SEV_SNP))
 			/* Only pfn and order are used from here on. */
-			list_add(&block->list, &later);
-		}
+			list_add_tail(&block->list, &later);
+		else if (collapse)
+			collapse_direct_map(page, 1UL << block->order);
 		set_page_count(page, 1);
 		__free_pages(page, block->order);
 		if (list_empty(&block->list))
 			kfree(block);
+	}
+	if (collapse) {
+		list_for_each_entry_safe(block, next, &later, list) {
+			collapse_direct_map(pfn_to_page(block->pfn), 1UL << block->order);
+			list_del(&block->list);
+			kfree(block);
+		}
 	}
 
 	count_vm_events(UNMAPPED_BLOCK_RESTORE, restored);
@@ -1212,7 +1240,7 @@ static int pool_memory_callback(struct notifier_block *nb,
 		return NOTIFY_OK;
 	ret = take_range(pool, mn->start_pfn, mn->start_pfn + mn->nr_pages, &blocks);
 	if (ret) {
-		pr_info_ratelimited("unmapped_alloc: pfn %#lx-%#lx holds pages in use: not offlined\n",
+		pr_info_ratelimited("unmapped_alloc: pfn %#lx-%#lx holds pages in use or poisoned: not offlined\n",
 				    mn->start_pfn, mn->start_pfn + mn->nr_pages - 1);
 		return notifier_from_errno(ret);
 	}

@@ -261,7 +261,8 @@ static void ua_node_selection(struct kunit *test)
 		if (node_state(nid, N_MEMORY))
 			continue;
 		KUNIT_EXPECT_NULL_MSG(test,
-				      unmapped_pages_alloc_node(nid, GFP_KERNEL | __GFP_THISNODE, 0),
+				      unmapped_pages_alloc_node(nid, GFP_KERNEL | __GFP_THISNODE |
+								__GFP_NOWARN, 0),
 				      "node %d has no memory", nid);
 		page = unmapped_pages_alloc_node(nid, GFP_KERNEL, 0);
 		if (!node_online(nid)) {
