@@ -395,7 +395,9 @@ static struct page *alloc_block(struct alloc_target *t, gfp_t gfp,
  * from the direct map, add it to the pool of the node it came from and
  * take a chunk of @order there.  With __GFP_ZERO the page allocator
  * zeroes the block while it is still mapped, which costs no window and no
- * TLB flush.
+ * TLB flush.  Returns the chunk, NULL if no block was had, or
+ * ERR_PTR(-ENOMEM) if a block could not be set up (the allocation then
+ * fails: no other block is tried).
  *
  * Memory going offline is isolated before pool_memory_callback() looks
  * for pool blocks in it.  A block whose pages looked free to the
@@ -466,16 +468,13 @@ static struct page *refill_and_take(struct alloc_target *t, gfp_t gfp,
 restore:
 	/* Part of the block may be unmapped already. */
 	if (WARN_ONCE(map_back(page, o), "unmapped_alloc: pfn %#lx order %u stays unmapped\n",
-		      page_to_pfn(page), o)) {
-		page = NULL;
+		      page_to_pfn(page), o))
 		goto free_block;
-	}
 free_page:
 	__free_pages(page, o);
-	page = NULL;
 free_block:
 	kfree(block);
-	return page;
+	return ERR_PTR(-ENOMEM);
 }
 
 static struct page *take_from_pool(struct unmapped_pool *pool,
@@ -682,7 +681,7 @@ struct page *unmapped_pages_alloc_node(int nid, gfp_t gfp, unsigned int order)
 		page = take_from_other_pools(&t, gfp, order, &zeroed);
 	if (!page)
 		page = refill_and_take(&t, gfp, order, PMD_ORDER, false, &zeroed);
-	if (!page)
+	if (IS_ERR_OR_NULL(page))
 		return NULL;
 	/* Another node's pool may have served it. */
 	pool = pool_of(page_to_nid(page));
