@@ -344,6 +344,7 @@ static int anon_page_node(void)
 }
 
 static pid_t filler = -1;
+static char boost_factor[32];
 
 /* The largest number in a zoneinfo "protection: (a, b, ...)" line. */
 static long max_protection(const char *line)
@@ -418,6 +419,12 @@ static void fill_node(int node)
 
 	/* Less for kswapd to reclaim, and to lift the node again, later. */
 	write_file("/proc/sys/vm/drop_caches", "3");
+	/* No boosted watermarks: kswapd would lift the node past them. */
+	f = fopen("/proc/sys/vm/watermark_boost_factor", "r");
+	if (!f || !fgets(boost_factor, sizeof(boost_factor), f) ||
+	    !write_file("/proc/sys/vm/watermark_boost_factor", "0"))
+		ksft_exit_fail_msg("vm.watermark_boost_factor: %s\n", strerror(errno));
+	fclose(f);
 	set_huge_pages(node, 1L << 20);
 	snprintf(path, sizeof(path),
 		 "/sys/devices/system/node/node%d/hugepages/hugepages-2048kB/nr_hugepages", node);
@@ -462,6 +469,7 @@ static void unfill_node(int node)
 	kill(filler, SIGKILL);
 	waitpid(filler, NULL, 0);
 	set_huge_pages(node, 0);
+	write_file("/proc/sys/vm/watermark_boost_factor", boost_factor);
 }
 
 /*
