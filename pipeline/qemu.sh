@@ -15,15 +15,16 @@ set -euo pipefail
 SERIES_DIR=$REPO/qemu-patches
 SRC_CACHE=$GMEM_CACHE/qemu-src
 
-showsrc() { apt-cache showsrc qemu 2>/dev/null; }
+# Read once: awk stopping at its match would kill apt-cache with SIGPIPE.
+index=$(apt-cache showsrc qemu 2>/dev/null || true)
 
-version=$(showsrc | sed -n 's/^Version: //p' | sort -V | tail -n1)
+version=$(sed -n 's/^Version: //p' <<<"$index" | sort -V | tail -n1)
 [ -n "$version" ] || die "apt knows no qemu source package (deb-src for bookworm-backports: make deps)"
 upstream=${version#*:}
 upstream=${upstream%-*}
 orig=qemu_$upstream.orig.tar.xz
-sum=$(showsrc | awk -v f="$orig" '/^Checksums-Sha256:/ { on = 1; next }
-	/^[^ ]/ { on = 0 } on && $3 == f { print $1; exit }')
+sum=$(awk -v f="$orig" '/^Checksums-Sha256:/ { on = 1; next }
+	/^[^ ]/ { on = 0 } on && $3 == f { print $1; exit }' <<<"$index")
 [ -n "$sum" ] || die "no SHA-256 for $orig in apt's Sources index"
 
 mkdir -p "$SRC_CACHE"
