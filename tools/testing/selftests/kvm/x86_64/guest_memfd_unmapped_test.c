@@ -6,6 +6,7 @@
  */
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -421,9 +422,17 @@ static void test_no_leak_between_guests(bool fw_init)
 	struct pool_stats p0, p;
 	struct kvm_vcpu *vcpu;
 	struct kvm_vm *vm;
+	cpu_set_t cpus;
 
 	pr_info("Testing the next guest's view of the same pages, %s\n",
 		fw_init ? "firmware-initialised path" : "zeroing path");
+	/*
+	 * Both guests fault on one CPU (the vCPU threads inherit it): from a
+	 * CPU of another node, B would rightly take that node's fresh blocks.
+	 */
+	TEST_ASSERT(!sched_getaffinity(0, sizeof(cpus), &cpus),
+		    "sched_getaffinity() failed, errno %d", errno);
+	kvm_pin_this_task_to_pcpu(sched_getcpu());
 	drain_empty_pool();
 	vm = private_vm(guest_write_pattern, &vcpu);
 	run_guest(vcpu);
@@ -446,6 +455,8 @@ static void test_no_leak_between_guests(bool fw_init)
 	TEST_ASSERT_EQ(p.blocks, p0.blocks);
 	kvm_vm_free(vm);
 	drain_empty_pool();
+	TEST_ASSERT(!sched_setaffinity(0, sizeof(cpus), &cpus),
+		    "sched_setaffinity() failed, errno %d", errno);
 }
 
 /* Concurrency: vCPUs fault while one thread punches holes, one drains. */
