@@ -662,7 +662,7 @@ struct page *unmapped_pages_alloc_node(int nid, gfp_t gfp, unsigned int order)
 {
 	struct unmapped_pool *pool;
 	struct alloc_target t;
-	struct page *page = NULL;
+	struct page *page;
 	bool zeroed = false;
 
 	if (WARN_ONCE(order > PMD_ORDER, "unmapped_alloc: order %u above %u\n",
@@ -706,7 +706,6 @@ struct page *unmapped_pages_alloc_node(int nid, gfp_t gfp, unsigned int order)
 	}
 	return page;
 }
-EXPORT_SYMBOL_GPL(unmapped_pages_alloc_node);
 
 /**
  * unmapped_folio_alloc_node - allocate a folio absent from the direct map
@@ -715,9 +714,8 @@ EXPORT_SYMBOL_GPL(unmapped_pages_alloc_node);
  * @order: log2 of the number of pages, at most PMD_ORDER
  *
  * The folio, large when @order is not 0, is taken as by
- * unmapped_pages_alloc_node() and
- * returns to it when its last reference is dropped, e.g. after it left
- * the page cache.  A folio added to the page cache is charged to a memory
+ * unmapped_pages_alloc_node() and returns to the pool when its last
+ * reference is dropped, e.g. after it left the page cache.  A folio added to the page cache is charged to a memory
  * cgroup there: do not pass __GFP_ACCOUNT for one.
  *
  * Context: Process context; may sleep.
@@ -763,7 +761,6 @@ void unmapped_pages_free(struct page *page, unsigned int order)
 	if (block)
 		__free_pages(page, order);
 }
-EXPORT_SYMBOL_GPL(unmapped_pages_free);
 
 /*
  * free_pages_prepare() found a pool page whose last reference is gone,

@@ -218,13 +218,12 @@ static void ua_fallback_block(struct kunit *test)
 	struct unmapped_pool *pool = ua_drained_local_pool(test);
 	struct ua_counts before, c;
 	struct page *page;
-	bool zeroed;
-
 	struct alloc_target t = { .nid = pool->nid };
+	bool zeroed;
 
 	ua_read_counts(pool, &before);
 	page = refill_and_take(&t, GFP_KERNEL | __GFP_THISNODE, 0, 3, true, &zeroed);
-	KUNIT_ASSERT_NOT_NULL(test, page);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, page);
 	set_page_count(page, 1);
 	ua_read_counts(pool, &c);
 	KUNIT_EXPECT_EQ(test, c.fallbacks, before.fallbacks + 1);
