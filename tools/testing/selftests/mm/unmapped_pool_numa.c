@@ -28,6 +28,7 @@
 #include <time.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -401,6 +402,49 @@ static bool node_below_low(int node)
 }
 
 /*
+ * Start the child that keeps @node below its low watermarks; true once it
+ * got there, false if it was killed on the way.
+ */
+static bool start_filler(int node)
+{
+	int pipefd[2], status;
+	bool told = false;
+	char c;
+
+	if (pipe(pipefd))
+		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
+	filler = fork();
+	if (!filler) {
+		close(pipefd[0]);
+		/* Not left behind if the test ends early. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		write_file("/proc/self/oom_score_adj", "500");
+		if (set_policy(MPOL_BIND, node))
+			_exit(2);
+		for (;;) {
+			if (node_below_low(node)) {
+				if (!told && write(pipefd[1], "f", 1) != 1)
+					_exit(3);
+				told = true;
+				usleep(20000);
+				continue;
+			}
+			mmap(NULL, 64 * PAGE, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		}
+	}
+	close(pipefd[1]);
+	told = read(pipefd[0], &c, 1) == 1;
+	close(pipefd[0]);
+	if (told)
+		return true;
+	waitpid(filler, &status, 0);
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+		ksft_exit_fail_msg("the filler of node %d exited (status %#x)\n", node, status);
+	return false;
+}
+
+/*
  * Fill @node until the page allocator itself falls back from it, for a
  * task on CPU 0 with the default policy: huge pages first (quick, and
  * nothing reclaims them), leaving 64 MiB, then anonymous memory of a
@@ -412,9 +456,7 @@ static bool node_below_low(int node)
 static void fill_node(int node)
 {
 	long hugepages = 0;
-	int pipefd[2];
-	bool told = false;
-	char c, path[128];
+	char path[128];
 	FILE *f;
 
 	/* Less for kswapd to reclaim, and to lift the node again, later. */
@@ -434,31 +476,18 @@ static void fill_node(int node)
 	fclose(f);
 	set_huge_pages(node, hugepages > 32 ? hugepages - 32 : 0);
 
-	if (pipe(pipefd))
-		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
 	run_on_cpu(0);
-	filler = fork();
-	if (!filler) {
-		close(pipefd[0]);
-		write_file("/proc/self/oom_score_adj", "500");
-		if (set_policy(MPOL_BIND, node))
-			_exit(2);
-		for (;;) {
-			if (node_below_low(node)) {
-				if (!told && write(pipefd[1], "f", 1) != 1)
-					_exit(3);
-				told = true;
-				usleep(20000);
-				continue;
-			}
-			mmap(NULL, 64 * PAGE, PROT_READ | PROT_WRITE,
-			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-		}
+	/*
+	 * The filler's faults, bound to the node, may meet the OOM killer
+	 * (seen once in the THP-off boot, the node's zones under their min
+	 * watermarks): the kernel doing its job for a bound task, so fill
+	 * again.
+	 */
+	for (int tries = 1; !start_filler(node); tries++) {
+		if (tries == 3)
+			ksft_exit_fail_msg("the filler of node %d died %d times\n", node, tries);
+		ksft_print_msg("the filler of node %d was killed; filling again\n", node);
 	}
-	close(pipefd[1]);
-	if (read(pipefd[0], &c, 1) != 1)
-		ksft_exit_fail_msg("the filler of node %d died\n", node);
-	close(pipefd[0]);
 	if (anon_page_node() == node)
 		ksft_print_msg("node %d below its low watermarks, yet an anonymous page came from it\n",
 			       node);

@@ -427,8 +427,8 @@ static void test_no_leak_between_guests(bool fw_init)
 	pr_info("Testing the next guest's view of the same pages, %s\n",
 		fw_init ? "firmware-initialised path" : "zeroing path");
 	/*
-	 * Both guests fault on one CPU (the vCPU threads inherit it): from a
-	 * CPU of another node, B would rightly take that node's fresh blocks.
+	 * Both guests fault on one CPU: from a CPU of another node, B would
+	 * rightly take that node's fresh blocks.
 	 */
 	TEST_ASSERT(!sched_getaffinity(0, sizeof(cpus), &cpus),
 		    "sched_getaffinity() failed, errno %d", errno);
