@@ -3,7 +3,7 @@
 
 P := pipeline
 
-.PHONY: all deps tree build demo check check-configs bench stress refresh reset-tree clean help
+.PHONY: all deps tree build demo check check-configs distro-build bench stress refresh reset-tree clean help
 .NOTPARALLEL:
 
 all: deps build demo			## install, build, run the demo (the main job)
@@ -26,6 +26,9 @@ check: build				## boot once, run every test, print the summary
 
 check-configs: build			## THP-off kernel: build, boot, its tests (tests-nothp.list)
 	@$(P)/check-configs.sh
+
+distro-build: tree			## Debian's amd64, cloud-amd64, rt-amd64 configs: vmlinux + KVM modules
+	@$(P)/distro-build.sh
 
 bench: build				## direct map and timings: secretmem, guest_memfd (GUEST_BENCH_MIB=1024)
 	@$(P)/boot.sh pipeline/guest/bench.sh 1800 && cat build/results/job.log

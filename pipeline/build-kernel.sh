@@ -10,27 +10,6 @@ kernel_fragments >/dev/null
 mapfile -t FRAGMENTS < <(kernel_fragments)
 KMAKE=(make -C "$KSRC" O="$KOBJ" -j"$JOBS" CC="ccache gcc" HOSTCC="ccache gcc")
 
-# Run a long make with its output in a log; print a progress line every 30 s.
-run_logged()
-{
-	local what=$1 logf=$2 pid t=0 rc=0
-	shift 2
-	"$@" >"$logf" 2>&1 &
-	pid=$!
-	while kill -0 $pid 2>/dev/null; do
-		sleep 5
-		t=$((t + 5))
-		[ $((t % 30)) -eq 0 ] &&
-			log "$what: ${t}s, $(grep -c '^  [A-Z]' "$logf" || true) steps done"
-	done
-	wait $pid || rc=$?
-	if [ $rc -ne 0 ]; then
-		grep -E -A3 ': (fatal )?error:|\*\*\* [^[]' "$logf" | head -40 >&2 || true
-		tail -20 "$logf" >&2
-		die "$what failed (full log: $logf)"
-	fi
-}
-
 # Every fragment line must survive olddefconfig: a dropped option is a
 # missing dependency, and tests would skip for it later.  A later
 # fragment overrides an earlier one, so only the last word on a symbol
@@ -83,13 +62,13 @@ build_kernel()
 {
 	local start=$SECONDS
 	log "building bzImage and modules (kernel $(make -s -C "$KSRC" kernelversion), ccache in $CCACHE_DIR)"
-	run_logged "bzImage and modules" "$KOBJ/build.log" "${KMAKE[@]}" bzImage modules
+	run_logged "bzImage and modules" "$KOBJ/build.log" "${KMAKE[@]}" bzImage modules || exit 1
 	log "bzImage and modules built in $((SECONDS - start))s: $(cat "$KOBJ/include/config/kernel.release")"
 	# The guest bind-mounts $MODROOT/lib/modules over /lib/modules.
 	rm -rf "$MODROOT"
 	run_logged "modules_install" "$KOBJ/modules_install.log" \
-		"${KMAKE[@]}" INSTALL_MOD_PATH="$MODROOT" INSTALL_MOD_STRIP=1 modules_install
-	run_logged "headers" "$KOBJ/headers.log" "${KMAKE[@]}" headers
+		"${KMAKE[@]}" INSTALL_MOD_PATH="$MODROOT" INSTALL_MOD_STRIP=1 modules_install || exit 1
+	run_logged "headers" "$KOBJ/headers.log" "${KMAKE[@]}" headers || exit 1
 }
 
 # Selftests named by tests.list, as "<dir> <binary>" (kvm/x86_64/foo ->
@@ -111,7 +90,7 @@ build_selftests()
 		run_logged "selftests/$dir" "$KST/$dir.log" \
 			make -C "$KSRC/tools/testing/selftests/$dir" -j"$JOBS" \
 				OUTPUT="$KST/$dir" CC="ccache gcc" \
-				KHDR_INCLUDES="-isystem $KOBJ/usr/include" $targets
+				KHDR_INCLUDES="-isystem $KOBJ/usr/include" $targets || exit 1
 	done
 	log "selftests built in $((SECONDS - start))s"
 }

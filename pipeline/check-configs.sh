@@ -11,7 +11,11 @@ FLAVOURS=${CHECK_FLAVOURS:-nothp}
 passed=0 failed=0
 for f in $FLAVOURS; do
 	log "flavour $f: building"
-	GMEM_FLAVOUR=$f "$REPO/pipeline/build-kernel.sh"
+	if ! GMEM_FLAVOUR=$f "$REPO/pipeline/build-kernel.sh"; then
+		log "flavour $f: build failed"
+		failed=$((failed + 1))
+		continue
+	fi
 	out=$REPO/build/check-$f.log
 	rc=0
 	GMEM_FLAVOUR=$f RESULTS=$REPO/build/results-$f TESTS_LIST=$REPO/pipeline/tests-$f.list \

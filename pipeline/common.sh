@@ -92,3 +92,26 @@ take_cache_lock()
 		flock 9
 	fi
 }
+
+# Run a long make with its output in a log; print a progress line every 30 s.
+# Returns its status, after the errors and the log's end on failure.
+run_logged()
+{
+	local what=$1 logf=$2 pid t=0 rc=0
+	shift 2
+	"$@" >"$logf" 2>&1 &
+	pid=$!
+	while kill -0 $pid 2>/dev/null; do
+		sleep 5
+		t=$((t + 5))
+		[ $((t % 30)) -eq 0 ] &&
+			log "$what: ${t}s, $(grep -c '^  [A-Z]' "$logf" || true) steps done"
+	done
+	wait $pid || rc=$?
+	if [ $rc -ne 0 ]; then
+		grep -E -A3 ': (fatal )?error:|\*\*\* [^[]' "$logf" | head -40 >&2 || true
+		tail -20 "$logf" >&2
+		log "$what failed (full log: $logf)"
+	fi
+	return $rc
+}
