@@ -81,6 +81,7 @@ struct unmapped_block {
 
 struct unmapped_pool {
 	int nid;
+	/* Irq-safe; everything below up to window_lock, and block state. */
 	spinlock_t lock;
 	/* Free chunk heads, linked by page->lru; page->private is the block. */
 	struct list_head free_list[PMD_ORDER + 1];
@@ -97,10 +98,14 @@ struct unmapped_pool {
 	unsigned long pages_unzeroed;	/* handed out as the last user left them */
 	unsigned long window_maps;	/* uses of the window: a TLB flush each */
 
-	/* Released blocks whose direct map is collapsed later, by collapse_work. */
+	/*
+	 * Released blocks whose direct map is collapsed later, by
+	 * collapse_work; under lock.
+	 */
 	struct list_head to_collapse;
 	struct work_struct collapse_work;
 
+	/* Serialises the users of window and window_pages. */
 	struct mutex window_lock;
 	struct vm_struct *window;	/* BLOCK_PAGES pages of address space */
 	struct page **window_pages;
@@ -305,9 +310,13 @@ static struct alloc_target alloc_target(int nid, gfp_t gfp)
 
 	if (nid == NUMA_NO_NODE) {
 		t.nid = mempolicy_slab_node();
-		/* As policy_nodemask(): a bind to movable memory only is ignored. */
+		/*
+		 * As policy_nodemask(): a bind to movable memory only, or to
+		 * nodes the cpuset has none of, is ignored.
+		 */
 		if (pol && pol->mode == MPOL_BIND &&
-		    nodes_intersects(pol->nodes, node_states[N_NORMAL_MEMORY]))
+		    nodes_intersects(pol->nodes, node_states[N_NORMAL_MEMORY]) &&
+		    cpuset_nodemask_valid_mems_allowed(&pol->nodes))
 			t.nodes = &pol->nodes;
 	}
 	if (cpuset_allows(t.nid, gfp))
@@ -674,7 +683,10 @@ struct page *unmapped_pages_alloc_node(int nid, gfp_t gfp, unsigned int order)
 	    (nid != NUMA_NO_NODE && (nid < 0 || nid >= MAX_NUMNODES || !node_online(nid))))
 		return NULL;
 	t = alloc_target(nid, gfp);
-	page = take_from_pool(pool_of(t.nid), order, &zeroed);
+	/* Where the cpuset allows no node, t.nid is a forbidden one. */
+	page = NULL;
+	if (cpuset_allows(t.nid, gfp))
+		page = take_from_pool(pool_of(t.nid), order, &zeroed);
 	if (!page)
 		page = refill_and_take(&t, gfp, order, PMD_ORDER, true, &zeroed);
 	if (!page && !(gfp & __GFP_THISNODE))
@@ -1184,7 +1196,15 @@ static const struct file_operations drain_fops = {
 	.llseek = noop_llseek,
 };
 
-static struct unmapped_pool *pool_create(int nid)
+static void __init pool_destroy(struct unmapped_pool *pool)
+{
+	if (pool->window)
+		free_vm_area(pool->window);
+	kfree(pool->window_pages);
+	kfree(pool);
+}
+
+static struct unmapped_pool * __init pool_create(int nid)
 {
 	int mem_nid = node_state(nid, N_MEMORY) ? nid : NUMA_NO_NODE;
 	struct unmapped_pool *pool;
@@ -1197,10 +1217,7 @@ static struct unmapped_pool *pool_create(int nid)
 					  GFP_KERNEL, mem_nid);
 	pool->window = get_vm_area(PAGE_SIZE << PMD_ORDER, VM_MAP);
 	if (!pool->window_pages || !pool->window) {
-		if (pool->window)
-			free_vm_area(pool->window);
-		kfree(pool->window_pages);
-		kfree(pool);
+		pool_destroy(pool);
 		return NULL;
 	}
 	pool->nid = nid;
@@ -1234,6 +1251,8 @@ static int pool_memory_callback(struct notifier_block *nb,
 	pool = pool_of(pfn_to_nid(mn->start_pfn));
 	if (!pool)
 		return NOTIFY_OK;
+	/* Freed folios still in a CPU's LRU batch hold a reference. */
+	lru_add_drain_all();
 	ret = take_range(pool, mn->start_pfn, mn->start_pfn + mn->nr_pages, &blocks);
 	if (ret) {
 		pr_info_ratelimited("unmapped_alloc: pfn %#lx-%#lx holds pages in use or poisoned: not offlined\n",
@@ -1274,11 +1293,22 @@ static int __init unmapped_alloc_init(void)
 	if (!can_set_direct_map())
 		return 0;
 
-	/* Every possible node: memory may be hot-added to any of them. */
+	/*
+	 * Every possible node: memory may be hot-added to any of them.  A
+	 * block can come from any node, so without a pool for one of them
+	 * there is none at all.
+	 */
 	for_each_node(nid) {
 		pools[nid] = pool_create(nid);
-		if (!pools[nid])
-			pr_warn("unmapped_alloc: no pool for node %d\n", nid);
+		if (!pools[nid]) {
+			pr_err("unmapped_alloc: no pool for node %d: off\n", nid);
+			for_each_node(nid) {
+				if (pools[nid])
+					pool_destroy(pools[nid]);
+				pools[nid] = NULL;
+			}
+			return 0;
+		}
 	}
 	pools_enabled = true;
 	hotplug_memory_notifier(pool_memory_callback, DEFAULT_CALLBACK_PRI);
