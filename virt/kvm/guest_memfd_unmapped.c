@@ -148,10 +148,12 @@ struct folio *kvm_gmem_unmapped_get_folio(struct inode *inode, pgoff_t index)
 			return folio;
 
 		/*
-		 * 2M only if the page allocator has it at hand: 4K otherwise.
+		 * 2M with one light attempt (__GFP_NORETRY: at most one pass
+		 * of compaction and reclaim), as THP faults do: 4K otherwise.
 		 * Out of memory on every node the task's policy allows, the
-		 * caller gets -ENOMEM rather than the OOM killer, as for the
-		 * memory cgroup charge.
+		 * 4K folio gets -ENOMEM rather than the OOM killer, as for the
+		 * memory cgroup charge (the direct map's page tables, which
+		 * CPA allocates with GFP_KERNEL, may still meet it).
 		 */
 		folio = unmapped_folio_alloc(order ? gfp | __GFP_NORETRY | __GFP_NOWARN :
 					     gfp | __GFP_RETRY_MAYFAIL | __GFP_NOWARN, order);

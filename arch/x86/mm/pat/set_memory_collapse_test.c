@@ -52,9 +52,10 @@ static struct page *dm_alloc_block(struct kunit *test, int level)
 	/*
 	 * Boot-time attribute changes split the lowest GiB of ZONE_NORMAL,
 	 * where allocations start, and the local node may have no 1G page
-	 * left: look through every 2M block of memory if need be.
+	 * left: look through every 2M block of memory if need be (32G at
+	 * most).
 	 */
-	unsigned long max_tries = totalram_pages() >> PMD_ORDER;
+	unsigned long max_tries = min(totalram_pages() >> PMD_ORDER, 16384UL);
 	struct page **other, *page = NULL;
 	unsigned long tries, nother = 0;
 	bool present;
