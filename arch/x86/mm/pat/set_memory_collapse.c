@@ -19,6 +19,12 @@
  * Neither is made where MTRRs give the range more than one memory type,
  * as in pmd_set_huge().
  *
+ * Nothing is collapsed on SEV-SNP hosts: any page may be RMP-assigned
+ * (guest memory, a VMSA) while its direct-map entry is 4K, and then a host
+ * access anywhere under a large entry over it faults.  adjust_direct_map()
+ * splits around a page it assigns only where the entry is larger than 4K,
+ * so no mark tells those pages apart.
+ *
  * Only entries that are present and not leaves are followed to a table
  * (points_to_table()): the pool makes 2M leaves absent in place, and a
  * deferred collapse may meet one (see docs/direct-map.md).
@@ -32,6 +38,8 @@
  * four.  The replaced table pages are freed only after flush_tlb_all(),
  * when no CPU can still walk them from its paging-structure caches.
  */
+
+#include <kunit/static_stub.h>
 
 #ifdef CONFIG_PROC_FS
 static void collapse_page_count(unsigned long addr, int level)
@@ -215,18 +223,39 @@ static int collapse_pud(unsigned long addr, struct list_head *tables)
 	return 1;
 }
 
+/*
+ * The first tables of the direct map come from the kernel image's .brk
+ * area (alloc_low_pages()), which the kernel image mapping still maps:
+ * freed, such a page would be reused with that second mapping left.
+ */
+static bool table_in_kernel_image(struct page *page)
+{
+	phys_addr_t pa = page_to_phys(page);
+
+	return pa >= __pa_symbol(_text) && pa < __pa_symbol(_end);
+}
+
 static void free_collapsed_tables(struct list_head *tables)
 {
 	struct page *page, *next;
 
 	list_for_each_entry_safe(page, next, tables, lru) {
 		list_del(&page->lru);
-		/* Tables made at boot come from memblock. */
+		if (table_in_kernel_image(page))
+			continue;
+		/* Other tables made at boot come from memblock. */
 		if (PageReserved(page))
 			free_reserved_page(page);
 		else
 			__free_page(page);
 	}
+}
+
+/* Whether any page may be RMP-assigned: see the top of this file. */
+static bool direct_map_may_hold_rmp_pages(void)
+{
+	KUNIT_STATIC_STUB_REDIRECT(direct_map_may_hold_rmp_pages);
+	return cc_platform_has(CC_ATTR_HOST_SEV_SNP);
 }
 
 /**
@@ -236,8 +265,8 @@ static void free_collapsed_tables(struct list_head *tables)
  *
  * Every 2M and then every 1G region of the direct map that overlaps the
  * range is mapped by one large entry again where the entries below it
- * allow (see the top of this file).  The caller has made the range
- * present again, e.g. with set_direct_map_valid_noflush().
+ * allow (see the top of this file); on SEV-SNP hosts none is.  The caller
+ * has made the range present again, e.g. with set_direct_map_valid_noflush().
  *
  * Context: Process context.  Sleeps on the memory hotplug lock and on
  * init_mm's mmap lock; flushes the TLB on all CPUs when anything was
@@ -254,7 +283,8 @@ int collapse_direct_map(struct page *page, unsigned long nr)
 
 	might_sleep();
 	/* debug_pagealloc maps 4K on purpose and runs CPA without cpa_lock. */
-	if (!nr || debug_pagealloc_enabled() || cpu_feature_enabled(X86_FEATURE_XENPV))
+	if (!nr || debug_pagealloc_enabled() || cpu_feature_enabled(X86_FEATURE_XENPV) ||
+	    direct_map_may_hold_rmp_pages())
 		return 0;
 
 	get_online_mems();

@@ -7,6 +7,7 @@
  * collapse events only count once the system runs, so they are checked
  * only then (the suite can be run again after boot through debugfs).
  */
+#include <kunit/static_stub.h>
 #include <kunit/test.h>
 
 struct dm_counts {
@@ -261,6 +262,50 @@ static void dm_set_memory_4k_is_kept(struct kunit *test)
 	__free_pages(page, PMD_ORDER);
 }
 
+static bool dm_snp_host(void)
+{
+	return true;
+}
+
+/*
+ * On an SEV-SNP host nothing is collapsed: a page under the new entry may
+ * be RMP-assigned.  Once the host check answers no, the same range does.
+ */
+static void dm_snp_host_never_collapses(struct kunit *test)
+{
+	int level = *(const int *)test->param_value;
+	struct page *page = dm_alloc_block(test, level);
+	struct dm_counts before;
+	bool present;
+
+	dm_read_counts(test, &before);
+	KUNIT_ASSERT_EQ(test, set_direct_map_invalid_noflush(page + 7), 0);
+	dm_flush(page + 7, 1);
+	KUNIT_ASSERT_EQ(test, set_direct_map_default_noflush(page + 7), 0);
+
+	kunit_activate_static_stub(test, direct_map_may_hold_rmp_pages, dm_snp_host);
+	KUNIT_EXPECT_EQ(test, collapse_direct_map(page, PTRS_PER_PMD), 0);
+	KUNIT_EXPECT_EQ(test, dm_level(page, &present), PG_LEVEL_4K);
+	kunit_deactivate_static_stub(test, direct_map_may_hold_rmp_pages);
+
+	KUNIT_EXPECT_EQ(test, collapse_direct_map(page, PTRS_PER_PMD),
+			level == PG_LEVEL_1G ? 2 : 1);
+	KUNIT_EXPECT_EQ(test, dm_level(page, &present), level);
+	dm_expect_counts_restored(test, &before);
+	__free_pages(page, PMD_ORDER);
+}
+
+/* A table page inside the kernel image (.brk) is never freed; others are. */
+static void dm_image_tables_kept(struct kunit *test)
+{
+	struct page *page = alloc_page(GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	KUNIT_EXPECT_TRUE(test, table_in_kernel_image(virt_to_page(lm_alias(__brk_base))));
+	KUNIT_EXPECT_FALSE(test, table_in_kernel_image(page));
+	__free_page(page);
+}
+
 /* Each case runs on a block inside a 2M page and on one inside a 1G page. */
 static const int dm_levels[] = { PG_LEVEL_2M, PG_LEVEL_1G };
 
@@ -277,8 +322,10 @@ static struct kunit_case direct_map_collapse_cases[] = {
 	KUNIT_CASE_PARAM(dm_split_then_collapse, dm_levels_gen_params),
 	KUNIT_CASE_PARAM(dm_mixed_protections_stay_split, dm_levels_gen_params),
 	KUNIT_CASE_PARAM(dm_collapse_skips_unmapped_block, dm_levels_gen_params),
+	KUNIT_CASE_PARAM(dm_snp_host_never_collapses, dm_levels_gen_params),
 	/* Only in 2M: it leaves its region split, and 1G regions are few. */
 	KUNIT_CASE(dm_set_memory_4k_is_kept),
+	KUNIT_CASE(dm_image_tables_kept),
 	{}
 };
 
