@@ -83,20 +83,26 @@ void kvm_gmem_unmapped_release(struct inode *inode)
 }
 
 /*
- * PMD_ORDER if the 2M range around @index lies inside the file and both
- * the VM type and the page cache allow 2M folios.  Without THP the page
- * cache takes no large folios (and could not split one when a hole is
- * punched), so every folio is 4K there.
+ * PMD_ORDER if the 2M range around @index lies inside the file, holds no
+ * folio yet, and both the VM type and the page cache allow 2M folios.
+ * Without THP the page cache takes no large folios (and could not split
+ * one when a hole is punched), so every folio is 4K there.  A range that
+ * a hole split keeps its 4K folios: a 2M one could not be added there,
+ * and taking it first would zero and charge 2M for a 4K fault.
  */
 static unsigned int gmem_folio_order(struct inode *inode, pgoff_t index)
 {
 	pgoff_t start = ALIGN_DOWN(index, 1UL << PMD_ORDER);
-	pgoff_t nr = i_size_read(inode) >> PAGE_SHIFT;
+	pgoff_t end = start + (1UL << PMD_ORDER);
 
 	if ((gmem_inode_flags(inode) & KVM_GMEM_SMALL_FOLIOS) ||
-	    mapping_max_folio_order(inode->i_mapping) < PMD_ORDER)
+	    mapping_max_folio_order(inode->i_mapping) < PMD_ORDER ||
+	    end > i_size_read(inode) >> PAGE_SHIFT)
 		return 0;
-	return start + (1UL << PMD_ORDER) <= nr ? PMD_ORDER : 0;
+	if (filemap_range_has_page(inode->i_mapping, (loff_t)start << PAGE_SHIFT,
+				   ((loff_t)end << PAGE_SHIFT) - 1))
+		return 0;
+	return PMD_ORDER;
 }
 
 /*
@@ -173,8 +179,8 @@ struct folio *kvm_gmem_unmapped_get_folio(struct inode *inode, pgoff_t index)
 		if (err != -EEXIST)
 			return ERR_PTR(err);
 		/*
-		 * Raced with another fault, or smaller folios are in the 2M
-		 * range already: look again, and take 4K from now on.
+		 * Raced with another fault, which may have added a smaller
+		 * folio to the 2M range: look again, and take 4K from now on.
 		 */
 		order = 0;
 	}

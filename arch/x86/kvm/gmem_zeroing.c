@@ -7,17 +7,37 @@
  */
 #include <linux/kvm_host.h>
 #include <linux/moduleparam.h>
+#include <linux/panic.h>
 
 #ifdef CONFIG_KVM_SW_PROTECTED_VM
 /*
  * Test only, and only in kernels built for testing software-protected
  * VMs: those VMs take the path SEV-SNP takes, without host zeroing, so
- * selftests and benchmarks run it without SNP hardware.
+ * selftests and benchmarks run it without SNP hardware.  Their guests
+ * then read what the pool's previous user left, which may be another
+ * process's secretmem: turning it on taints the kernel.
  */
 static bool sw_protected_vm_firmware_init;
-module_param(sw_protected_vm_firmware_init, bool, 0644);
+
+static int set_firmware_init(const char *val, const struct kernel_param *kp)
+{
+	int ret = param_set_bool(val, kp);
+
+	if (!ret && READ_ONCE(sw_protected_vm_firmware_init)) {
+		pr_warn_once("kvm: sw_protected_vm_firmware_init is for tests only: software-protected guests now read memory other users left; tainting the kernel\n");
+		add_taint(TAINT_USER, LOCKDEP_STILL_OK);
+	}
+	return ret;
+}
+
+static const struct kernel_param_ops firmware_init_ops = {
+	.set = set_firmware_init,
+	.get = param_get_bool,
+};
+module_param_cb(sw_protected_vm_firmware_init, &firmware_init_ops,
+		&sw_protected_vm_firmware_init, 0644);
 MODULE_PARM_DESC(sw_protected_vm_firmware_init,
-		 "Test only: guest_memfd of KVM_X86_SW_PROTECTED_VM skips host zeroing, as for SEV-SNP");
+		 "Test only, taints the kernel: guest_memfd of KVM_X86_SW_PROTECTED_VM skips host zeroing, as for SEV-SNP");
 #endif
 
 bool kvm_arch_gmem_needs_zeroing(struct kvm *kvm)
