@@ -26,14 +26,21 @@
  *
  * Locking: pool->lock protects the free lists, the block list, the state
  * of every block in the pool and the pool's counters.  It is a spinlock
- * taken with interrupts off (a split takes it under the page cache's
- * irq-safe xa_lock, and frees may come from any context), never held
- * while the direct map changes or memory is allocated, zeroed or freed.
- * pool->window_lock serialises users of the pool's window, a short-lived
- * mapping for zeroing and for unmapped_pages_map().
+ * always taken with interrupts off (a split takes it under the page
+ * cache's irq-safe xa_lock, and frees may come from any context), never
+ * held while the direct map changes or memory is allocated, zeroed or
+ * freed.  pool->window_lock serialises users of the pool's window, a
+ * short-lived mapping for zeroing and for unmapped_pages_map().
  * blocks_by_pfn has its own lock; a block is added to it before it joins
  * its pool and removed under pool->lock when it leaves, so a block found
  * there under pool->lock is alive.
+ *
+ * Lock order, outer first; every spinlock here is taken with interrupts
+ * off, so none is irq-unsafe for lockdep:
+ *   mapping->i_pages (a folio split) -> pool->lock -> blocks_by_pfn
+ *   pool->window_lock -> pool->lock
+ * The locks of collapse_direct_map() (memory hotplug, init_mm's mmap
+ * lock, cpa_lock, pgd_lock) are never taken under any of these.
  */
 #include <linux/cacheflush.h>
 #include <linux/cc_platform.h>
@@ -49,6 +56,7 @@
 #include <linux/mutex.h>
 #include <linux/nodemask.h>
 #include <linux/page-isolation.h>
+#include <linux/suspend.h>
 #include <linux/seq_file.h>
 #include <linux/set_memory.h>
 #include <linux/shrinker.h>
@@ -64,16 +72,22 @@
 
 #define BLOCK_PAGES	(1UL << PMD_ORDER)
 
-/* Block state at the first page of each chunk; 0 elsewhere. */
+/*
+ * Block state at the first page of each chunk; 0 elsewhere.  A poisoned
+ * page the pool took out of its free lists is a chunk of its own, held by
+ * the pool until the poison is cleared.
+ */
 #define CHUNK_FREE	0x40
 #define CHUNK_USED	0x80
-#define CHUNK_ORDER	0x3f
+#define CHUNK_POISONED	0x20
+#define CHUNK_ORDER	0x1f
 
 struct unmapped_block {
 	struct list_head list;		/* pool->blocks, or a release list */
 	unsigned long pfn;		/* first page, aligned to its order */
 	unsigned int order;		/* PMD_ORDER unless allocation fell back */
 	unsigned long nr_free;		/* free pages */
+	unsigned long nr_poisoned;	/* CHUNK_POISONED pages */
 	u8 state[BLOCK_PAGES];		/* CHUNK_FREE or CHUNK_USED | order */
 	/* Free pages known to hold zeros: never handed out since zeroed. */
 	DECLARE_BITMAP(zeroed, BLOCK_PAGES);
@@ -94,6 +108,7 @@ struct unmapped_pool {
 	unsigned long blocks_restored;
 	unsigned long fallbacks;
 	unsigned long blocks_kept;	/* poisoned or not restorable: never freed */
+	unsigned long pages_poisoned;	/* neither free nor used: never handed out */
 	unsigned long pages_zeroed;	/* handed out with __GFP_ZERO */
 	unsigned long pages_unzeroed;	/* handed out as the last user left them */
 	unsigned long window_maps;	/* uses of the window: a TLB flush each */
@@ -114,6 +129,11 @@ struct unmapped_pool {
 /* Set at boot, before any user can see them; NULL where setup failed. */
 static struct unmapped_pool *pools[MAX_NUMNODES] __ro_after_init;
 static bool pools_enabled __ro_after_init;
+/*
+ * Set while a hibernation image may be made: no block joins a pool.
+ * Written by the PM notifier; read under pool->lock where a block joins.
+ */
+static bool pools_frozen;
 /* Its lock nests in pool->lock, which is irq-safe: so is this one. */
 static DEFINE_XARRAY_FLAGS(blocks_by_pfn, XA_FLAGS_LOCK_IRQ);
 
@@ -173,9 +193,61 @@ static void del_free_chunk(struct unmapped_pool *pool,
 	pool->nr_free_chunks[order]--;
 }
 
+static bool range_hwpoisoned(struct unmapped_block *block, unsigned long off,
+			     unsigned int order)
+{
+	unsigned long i;
+
+	for (i = 0; i < (1UL << order); i++)
+		if (PageHWPoison(chunk_page(block, off + i)))
+			return true;
+	return false;
+}
+
 /*
- * The smallest free chunk of at least @order, split down to @order.
- * *@zeroed tells whether all its pages are known to hold zeros.
+ * Whether a chunk must be checked for poison: memory_failure() counts a
+ * page in num_poisoned_pages after it set the flag, and until some page
+ * is poisoned the check costs nothing.
+ */
+static bool chunk_hwpoisoned(struct unmapped_block *block, unsigned long off,
+			     unsigned int order)
+{
+#ifdef CONFIG_MEMORY_FAILURE
+	if (unlikely(atomic_long_read(&num_poisoned_pages)))
+		return range_hwpoisoned(block, off, order);
+#endif
+	return false;
+}
+
+/*
+ * [@off, @off + 2^@order) of @block is free but on no free list: put its
+ * healthy parts on the free lists and hold its poisoned pages.
+ * memory_failure() leaves a page that nobody holds to the allocator that
+ * has it (it only sets the flag), so this is where they leave use.  The
+ * parts cannot merge: each has a buddy holding poison.
+ */
+static void hold_poisoned(struct unmapped_pool *pool, struct unmapped_block *block,
+			  unsigned long off, unsigned int order)
+{
+	lockdep_assert_held(&pool->lock);
+	if (!range_hwpoisoned(block, off, order)) {
+		add_free_chunk(pool, block, off, order);
+	} else if (order) {
+		hold_poisoned(pool, block, off, order - 1);
+		hold_poisoned(pool, block, off + (1UL << (order - 1)), order - 1);
+	} else {
+		block->state[off] = CHUNK_POISONED;
+		clear_bit(off, block->zeroed);
+		block->nr_free--;
+		block->nr_poisoned++;
+		pool->pages_poisoned++;
+		pool_account(pool, -1, 0);
+	}
+}
+
+/*
+ * The smallest free chunk of at least @order without poison, split down
+ * to @order.  *@zeroed tells whether all its pages are known to hold zeros.
  */
 static struct page *take_chunk(struct unmapped_pool *pool, unsigned int order,
 			       bool *zeroed)
@@ -186,6 +258,7 @@ static struct page *take_chunk(struct unmapped_pool *pool, unsigned int order,
 	unsigned int o;
 
 	lockdep_assert_held(&pool->lock);
+again:
 	for (o = order; o <= PMD_ORDER; o++) {
 		page = list_first_entry_or_null(&pool->free_list[o], struct page, lru);
 		if (page)
@@ -197,6 +270,10 @@ static struct page *take_chunk(struct unmapped_pool *pool, unsigned int order,
 	block = (struct unmapped_block *)page_private(page);
 	off = page_to_pfn(page) - block->pfn;
 	del_free_chunk(pool, block, off, o);
+	if (unlikely(chunk_hwpoisoned(block, off, o))) {
+		hold_poisoned(pool, block, off, o);
+		goto again;
+	}
 	while (o > order) {
 		o--;
 		add_free_chunk(pool, block, off + (1UL << o), o);
@@ -210,14 +287,13 @@ static struct page *take_chunk(struct unmapped_pool *pool, unsigned int order,
 	return page;
 }
 
-/* Give a used chunk back, merging it with free buddies inside its block. */
-static void put_chunk(struct unmapped_pool *pool, struct unmapped_block *block,
-		      unsigned long off, unsigned int order)
+/* Free a chunk that is on no list, merging it with free buddies. */
+static void merge_free_chunk(struct unmapped_pool *pool,
+			     struct unmapped_block *block, unsigned long off,
+			     unsigned int order)
 {
 	lockdep_assert_held(&pool->lock);
 	block->state[off] = 0;
-	block->nr_free += 1UL << order;
-	pool_account(pool, 1L << order, -(1L << order));
 	while (order < block->order) {
 		unsigned long buddy = off ^ (1UL << order);
 
@@ -228,6 +304,44 @@ static void put_chunk(struct unmapped_pool *pool, struct unmapped_block *block,
 		order++;
 	}
 	add_free_chunk(pool, block, off, order);
+}
+
+/*
+ * Give a used chunk back.  A page poisoned while it was in use stays out
+ * of the free lists with the pool: the page allocator isolates only
+ * order-0 pages, and before this.
+ */
+static void put_chunk(struct unmapped_pool *pool, struct unmapped_block *block,
+		      unsigned long off, unsigned int order)
+{
+	lockdep_assert_held(&pool->lock);
+	block->nr_free += 1UL << order;
+	pool_account(pool, 1L << order, -(1L << order));
+	if (unlikely(chunk_hwpoisoned(block, off, order))) {
+		block->state[off] = 0;
+		hold_poisoned(pool, block, off, order);
+		return;
+	}
+	merge_free_chunk(pool, block, off, order);
+}
+
+/* Free again the held pages of @block whose poison was cleared. */
+static void release_unpoisoned(struct unmapped_pool *pool,
+			       struct unmapped_block *block)
+{
+	unsigned long off;
+
+	lockdep_assert_held(&pool->lock);
+	for (off = 0; block->nr_poisoned && off < (1UL << block->order); off++) {
+		if (block->state[off] != CHUNK_POISONED ||
+		    PageHWPoison(chunk_page(block, off)))
+			continue;
+		block->nr_poisoned--;
+		pool->pages_poisoned--;
+		block->nr_free++;
+		pool_account(pool, 1, 0);
+		merge_free_chunk(pool, block, off, 0);
+	}
 }
 
 static struct unmapped_block *find_block(unsigned long pfn)
@@ -414,7 +528,8 @@ static struct page *alloc_block(struct alloc_target *t, gfp_t gfp,
  * looked would hold the offlining forever: a block found isolated once it
  * is in the pool goes back to the page allocator instead.  The check is
  * under pool->lock, which the callback takes after the isolation, so if
- * the callback missed the block this check sees the isolation.
+ * the callback missed the block this check sees the isolation.  So is
+ * pools_frozen: pool_pm_callback() takes every pool->lock after setting it.
  */
 static struct page *refill_and_take(struct alloc_target *t, gfp_t gfp,
 				    unsigned int order, unsigned int max_order,
@@ -462,7 +577,7 @@ static struct page *refill_and_take(struct alloc_target *t, gfp_t gfp,
 		pool->fallbacks++;
 	pool_account(pool, 1L << o, 0);
 	add_free_chunk(pool, block, 0, o);
-	if (unlikely(is_migrate_isolate_page(page))) {
+	if (unlikely(is_migrate_isolate_page(page) || READ_ONCE(pools_frozen))) {
 		LIST_HEAD(isolated);
 
 		unlink_block(pool, block, &isolated);
@@ -576,6 +691,68 @@ static int zero_chunk(struct unmapped_pool *pool, struct page *page,
 	return 0;
 }
 
+/*
+ * A page of address space per CPU and its PTE, to reach pool pages from
+ * any context: used with interrupts off and torn down with a flush of
+ * this CPU's TLB only, as kmap_local() does where it maps highmem.  No
+ * other CPU ever uses the address.
+ */
+struct scrub_slot {
+	unsigned long addr;
+	pte_t *pte;
+};
+
+static DEFINE_PER_CPU(struct scrub_slot, scrub_slots);
+
+/*
+ * Clear @nr pages from any context, those poisoned excepted (they are
+ * never read again).  For init_on_free: the pool's free pages hold no
+ * data of their last users, as the page allocator's do not.
+ */
+static void scrub_pages(struct page *page, unsigned long nr)
+{
+	struct scrub_slot *slot;
+	unsigned long flags, i;
+
+	for (i = 0; i < nr; i++) {
+		if (PageHWPoison(page + i))
+			continue;
+		local_irq_save(flags);
+		slot = this_cpu_ptr(&scrub_slots);
+		set_pte(slot->pte, mk_pte(page + i, PAGE_KERNEL));
+		clear_page((void *)slot->addr);
+		pte_clear(&init_mm, slot->addr, slot->pte);
+		flush_tlb_one_kernel(slot->addr);
+		local_irq_restore(flags);
+	}
+}
+
+static int __init scrub_slot_pte(pte_t *pte, unsigned long addr, void *data)
+{
+	*(pte_t **)data = pte;
+	return 0;
+}
+
+static int __init scrub_slots_init(void)
+{
+	struct vm_struct *area;
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		struct scrub_slot *slot = per_cpu_ptr(&scrub_slots, cpu);
+
+		area = get_vm_area(PAGE_SIZE, VM_MAP);
+		if (!area)
+			return -ENOMEM;
+		slot->addr = (unsigned long)area->addr;
+		/* Makes the page tables down to the PTE, which stays empty. */
+		if (apply_to_page_range(&init_mm, slot->addr, PAGE_SIZE, scrub_slot_pte,
+					&slot->pte))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 static struct unmapped_pool *page_pool(struct page *page, unsigned int order)
 {
 	struct unmapped_pool *pool = order <= PMD_ORDER ? pool_of(page_to_nid(page)) : NULL;
@@ -630,6 +807,13 @@ static void pool_free(struct page *page, unsigned int order)
 
 	spin_lock_irqsave(&pool->lock, flags);
 	block = used_chunk_block(pool, page, order);
+	if (block && want_init_on_free()) {
+		/* Still used: no one else touches the chunk or frees its block. */
+		spin_unlock_irqrestore(&pool->lock, flags);
+		scrub_pages(page, 1UL << order);
+		spin_lock_irqsave(&pool->lock, flags);
+		bitmap_set(block->zeroed, page_to_pfn(page) - block->pfn, 1UL << order);
+	}
 	if (block)
 		put_chunk(pool, block, page_to_pfn(page) - block->pfn, order);
 	spin_unlock_irqrestore(&pool->lock, flags);
@@ -830,6 +1014,20 @@ void unmapped_pages_unmap(struct page *page, unsigned int order)
 EXPORT_SYMBOL_GPL(unmapped_pages_unmap);
 
 /**
+ * unmapped_folio_scrub - clear a pool folio its user is done with
+ * @folio: a folio of the pool that the caller still holds
+ *
+ * For users that clear their data when they free it, as secretmem does:
+ * the pool's free pages then hold none of it.  No TLB shootdown.
+ *
+ * Context: Any context.
+ */
+void unmapped_folio_scrub(struct folio *folio)
+{
+	scrub_pages(&folio->page, folio_nr_pages(folio));
+}
+
+/**
  * unmapped_filemap_add_folio - add a pool folio to a page cache
  * @mapping: the file's mapping
  * @folio: a locked folio from unmapped_folio_alloc_node()
@@ -899,16 +1097,8 @@ bool unmapped_alloc_available(void)
 }
 EXPORT_SYMBOL_GPL(unmapped_alloc_available);
 
-/**
- * unmapped_alloc_active - whether any pool holds memory
- *
- * Hibernation is refused while it does: the image would hold the pages'
- * contents.
- *
- * Context: Any context.
- * Return: true if a pool has at least one block.
- */
-bool unmapped_alloc_active(void)
+/* Whether any pool holds a block. */
+static bool pools_hold_blocks(void)
 {
 	int nid;
 
@@ -939,6 +1129,33 @@ static unsigned long unlink_block(struct unmapped_pool *pool,
 	return 1UL << block->order;
 }
 
+static bool block_hwpoisoned(struct unmapped_block *block)
+{
+	return range_hwpoisoned(block, 0, block->order);
+}
+
+/*
+ * Whether @block is free and may leave the pool.  Pages whose poison was
+ * cleared are freed first; a free block found poisoned keeps its poisoned
+ * pages held and stays.  (release_blocks() checks once more, outside the
+ * lock, for poison that came later.)
+ */
+static bool block_releasable(struct unmapped_pool *pool,
+			     struct unmapped_block *block)
+{
+	lockdep_assert_held(&pool->lock);
+	if (unlikely(block->nr_poisoned))
+		release_unpoisoned(pool, block);
+	if (!block_is_free(block))
+		return false;
+	if (unlikely(chunk_hwpoisoned(block, 0, block->order))) {
+		del_free_chunk(pool, block, 0, block->order);
+		hold_poisoned(pool, block, 0, block->order);
+		return false;
+	}
+	return true;
+}
+
 /* Unlink whole free blocks until at least @max_pages pages are taken. */
 static unsigned long take_free_blocks(struct unmapped_pool *pool,
 				      struct list_head *out,
@@ -951,21 +1168,11 @@ static unsigned long take_free_blocks(struct unmapped_pool *pool,
 	list_for_each_entry_safe(block, next, &pool->blocks, list) {
 		if (pages >= max_pages)
 			break;
-		if (block_is_free(block))
+		if (block_releasable(pool, block))
 			pages += unlink_block(pool, block, out);
 	}
 	spin_unlock_irq(&pool->lock);
 	return pages;
-}
-
-static bool block_hwpoisoned(struct unmapped_block *block)
-{
-	unsigned long i;
-
-	for (i = 0; i < (1UL << block->order); i++)
-		if (PageHWPoison(chunk_page(block, i)))
-			return true;
-	return false;
 }
 
 static bool block_in_range(struct unmapped_block *block, unsigned long start,
@@ -1029,9 +1236,7 @@ static int restore_block(struct unmapped_block *block)
  * collapsing takes the hotplug lock, and memory going offline waits for
  * free pages to reach the page allocator while it holds that lock.
  * Otherwise the blocks wait on pool->to_collapse for collapse_work.  On
- * SEV-SNP hosts a block is collapsed before it is freed, or not at all:
- * a freed block may be reused and made guest-private before the collapse,
- * and the RMP requires the 4K entries adjust_direct_map() made for it.
+ * SEV-SNP hosts nothing is collapsed (collapse_direct_map() says why).
  */
 static void release_blocks(struct unmapped_pool *pool, struct list_head *blocks,
 			   bool collapse)
@@ -1056,8 +1261,6 @@ static void release_blocks(struct unmapped_pool *pool, struct list_head *blocks,
 		if (!cc_platform_has(CC_ATTR_HOST_SEV_SNP))
 			/* Only pfn and order are used from here on. */
 			list_add_tail(&block->list, &later);
-		else if (collapse)
-			collapse_direct_map(page, 1UL << block->order);
 		set_page_count(page, 1);
 		__free_pages(page, block->order);
 		if (list_empty(&block->list))
@@ -1174,8 +1377,8 @@ static int stats_show(struct seq_file *m, void *v)
 			   pool->pages_used, pool->pages_free, pool->nr_blocks);
 		seq_printf(m, "blocks_unmapped %lu\nblocks_restored %lu\n",
 			   pool->blocks_unmapped, pool->blocks_restored);
-		seq_printf(m, "fallbacks %lu\nblocks_kept %lu\n",
-			   pool->fallbacks, pool->blocks_kept);
+		seq_printf(m, "fallbacks %lu\nblocks_kept %lu\npages_poisoned %lu\n",
+			   pool->fallbacks, pool->blocks_kept, pool->pages_poisoned);
 		seq_printf(m, "pages_zeroed %lu\npages_unzeroed %lu\nwindow_maps %lu\n",
 			   pool->pages_zeroed, pool->pages_unzeroed, pool->window_maps);
 		spin_unlock_irq(&pool->lock);
@@ -1183,6 +1386,28 @@ static int stats_show(struct seq_file *m, void *v)
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(stats);
+
+/* One line per block: where it is, for tests that poison pool pages. */
+static int blocks_show(struct seq_file *m, void *v)
+{
+	struct unmapped_block *block;
+	struct unmapped_pool *pool;
+	int nid;
+
+	for_each_node(nid) {
+		pool = pool_of(nid);
+		if (!pool)
+			continue;
+		spin_lock_irq(&pool->lock);
+		list_for_each_entry(block, &pool->blocks, list)
+			seq_printf(m, "node %d pfn %#lx order %u free %lu poisoned %lu\n",
+				   nid, block->pfn, block->order, block->nr_free,
+				   block->nr_poisoned);
+		spin_unlock_irq(&pool->lock);
+	}
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(blocks);
 
 static ssize_t drain_write(struct file *file, const char __user *buf,
 			   size_t count, loff_t *ppos)
@@ -1238,6 +1463,46 @@ static struct unmapped_pool * __init pool_create(int nid)
  * migrations that cannot succeed.  Their direct map is collapsed later
  * by collapse_work (collapsing takes the hotplug lock, held here).
  */
+/*
+ * A hibernation image holds every page the page allocator does not count
+ * free: the pool's free pages too, with what their last users left there.
+ * So every block is released before the image is made, and none is taken
+ * until hibernation ends; a pool with pages in use refuses hibernation.
+ * The kernel that restores an image does the same before it loads it.
+ * Once pools_frozen is seen set under a pool's lock no block joins that
+ * pool, and a block that joined before is seen by the drain.
+ */
+static int __maybe_unused pool_pm_callback(struct notifier_block *nb,
+					   unsigned long action, void *data)
+{
+	unsigned long used = 0;
+	int nid;
+
+	if (action == PM_POST_HIBERNATION || action == PM_POST_RESTORE) {
+		WRITE_ONCE(pools_frozen, false);
+		return NOTIFY_OK;
+	}
+	if (action != PM_HIBERNATION_PREPARE && action != PM_RESTORE_PREPARE)
+		return NOTIFY_DONE;
+
+	WRITE_ONCE(pools_frozen, true);
+	for_each_node(nid) {
+		if (!pool_of(nid))
+			continue;
+		spin_lock_irq(&pool_of(nid)->lock);
+		spin_unlock_irq(&pool_of(nid)->lock);
+	}
+	unmapped_alloc_drain();
+	if (!pools_hold_blocks())
+		return NOTIFY_OK;
+	for_each_node(nid)
+		if (pool_of(nid))
+			used += READ_ONCE(pool_of(nid)->pages_used) +
+				READ_ONCE(pool_of(nid)->pages_poisoned);
+	pr_err("unmapped_alloc: %lu pages in use or poisoned: hibernation refused\n", used);
+	return notifier_from_errno(-EBUSY);
+}
+
 static int pool_memory_callback(struct notifier_block *nb,
 				unsigned long action, void *arg)
 {
@@ -1292,6 +1557,11 @@ static int __init unmapped_alloc_init(void)
 	}
 	if (!can_set_direct_map())
 		return 0;
+	/* Never freed: the areas of the CPUs done stay unused if one fails. */
+	if (scrub_slots_init()) {
+		pr_err("unmapped_alloc: no scrub slots: off\n");
+		return 0;
+	}
 
 	/*
 	 * Every possible node: memory may be hot-added to any of them.  A
@@ -1312,6 +1582,8 @@ static int __init unmapped_alloc_init(void)
 	}
 	pools_enabled = true;
 	hotplug_memory_notifier(pool_memory_callback, DEFAULT_CALLBACK_PRI);
+	if (IS_ENABLED(CONFIG_HIBERNATION))
+		pm_notifier(pool_pm_callback, 0);
 
 	shrinker = shrinker_alloc(SHRINKER_NUMA_AWARE, "unmapped-alloc");
 	if (shrinker) {
@@ -1325,6 +1597,7 @@ static int __init unmapped_alloc_init(void)
 
 	dir = debugfs_create_dir("unmapped_alloc", NULL);
 	debugfs_create_file("stats", 0400, dir, NULL, &stats_fops);
+	debugfs_create_file("blocks", 0400, dir, NULL, &blocks_fops);
 	debugfs_create_file("drain", 0200, dir, NULL, &drain_fops);
 	fault_create_debugfs_attr("fail_unmapped_alloc", dir, &fail_unmapped_alloc);
 	return 0;

@@ -10,6 +10,7 @@
 
 struct ua_counts {
 	unsigned long blocks, used, free, unmapped, restored, fallbacks, kept;
+	unsigned long poisoned;
 };
 
 static void ua_read_counts(struct unmapped_pool *pool, struct ua_counts *c)
@@ -22,6 +23,7 @@ static void ua_read_counts(struct unmapped_pool *pool, struct ua_counts *c)
 	c->restored = pool->blocks_restored;
 	c->fallbacks = pool->fallbacks;
 	c->kept = pool->blocks_kept;
+	c->poisoned = pool->pages_poisoned;
 	spin_unlock_irq(&pool->lock);
 }
 
@@ -305,51 +307,171 @@ static void ua_release_leaves_used_pages(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, pool_shrink_count(NULL, &sc), SHRINK_EMPTY);
 }
 
-/* Hibernation is refused while a pool holds memory. */
-static void ua_hibernation_refused(struct kunit *test)
+/*
+ * Hibernation: the pool drains itself and then takes no block until
+ * hibernation ends; pages in use refuse it.
+ */
+static void ua_hibernation_drains_or_refuses(struct kunit *test)
 {
+	struct unmapped_pool *pool = ua_drained_local_pool(test);
+	struct ua_counts c;
 	struct page *page;
 
-	ua_drained_local_pool(test);
-	KUNIT_EXPECT_FALSE(test, unmapped_alloc_active());
+	if (!IS_ENABLED(CONFIG_HIBERNATION))
+		kunit_skip(test, "CONFIG_HIBERNATION is off");
 	page = unmapped_pages_alloc(GFP_KERNEL, 0);
 	KUNIT_ASSERT_NOT_NULL(test, page);
-	KUNIT_EXPECT_TRUE(test, unmapped_alloc_active());
-	KUNIT_EXPECT_FALSE(test, hibernation_available());
+	KUNIT_EXPECT_EQ(test, pool_pm_callback(NULL, PM_HIBERNATION_PREPARE, NULL),
+			notifier_from_errno(-EBUSY));
+	pool_pm_callback(NULL, PM_POST_HIBERNATION, NULL);
+
 	unmapped_pages_free(page, 0);
-	KUNIT_EXPECT_TRUE(test, unmapped_alloc_active());
-	unmapped_alloc_drain();
-	KUNIT_EXPECT_FALSE(test, unmapped_alloc_active());
+	KUNIT_EXPECT_EQ(test, pool_pm_callback(NULL, PM_HIBERNATION_PREPARE, NULL), NOTIFY_OK);
+	ua_read_counts(pool, &c);
+	KUNIT_EXPECT_EQ(test, c.blocks, 0);
+	KUNIT_EXPECT_NULL(test, unmapped_pages_alloc(GFP_KERNEL, 0));
+	ua_read_counts(pool, &c);
+	KUNIT_EXPECT_EQ(test, c.blocks, 0);
+	pool_pm_callback(NULL, PM_POST_HIBERNATION, NULL);
+
+	page = unmapped_pages_alloc(GFP_KERNEL, 0);
+	KUNIT_EXPECT_NOT_NULL(test, page);
+	if (page)
+		unmapped_pages_free(page, 0);
 }
 
 /*
- * A block with a poisoned free page is never mapped back nor given to the
- * page allocator.  The poison is simulated by setting the flag, as
- * memory_failure() does on a page nobody holds, and the block stays out of
- * the direct map for good.  (A poisoned page that is freed while in use
- * never comes back: free_pages_prepare() isolates it first.)
+ * Poison as memory_failure() leaves it on a page nobody holds, or on one
+ * in use before the user frees it: the flag and the count of poisoned
+ * pages.  unpoison_memory() undoes both on a page nobody holds.
  */
-static void ua_poisoned_block_is_kept(struct kunit *test)
+static void ua_poison(struct page *page)
 {
-	struct unmapped_pool *pool = ua_drained_local_pool(test);
-	struct ua_counts before, c;
-	struct page *page;
+	SetPageHWPoison(page);
+	num_poisoned_pages_inc(page_to_pfn(page));
+}
 
+static void ua_unpoison(struct page *page)
+{
+	ClearPageHWPoison(page);
+	num_poisoned_pages_sub(page_to_pfn(page), 1);
+}
+
+static struct unmapped_pool *ua_poison_test_pool(struct kunit *test)
+{
 	if (!IS_ENABLED(CONFIG_MEMORY_FAILURE))
 		kunit_skip(test, "CONFIG_MEMORY_FAILURE is off: no page is ever poisoned");
+	return ua_drained_local_pool(test);
+}
+
+/*
+ * After unpoisoning, the drain gives the page back to its block and
+ * releases the block.
+ */
+static void ua_expect_unpoison_releases(struct kunit *test,
+					struct unmapped_pool *pool,
+					struct page *poisoned)
+{
+	struct ua_counts c;
+
+	ua_unpoison(poisoned);
+	unmapped_alloc_drain();
+	ua_read_counts(pool, &c);
+	KUNIT_EXPECT_EQ(test, c.poisoned, 0);
+	KUNIT_EXPECT_EQ(test, c.blocks, 0);
+	KUNIT_EXPECT_TRUE(test, kernel_page_present(poisoned));
+}
+
+/*
+ * A free page poisoned inside a whole free block: no allocation of any
+ * order gets it, and the drain neither gives the block to the page
+ * allocator nor maps it back.
+ */
+static void ua_poisoned_free_page_not_handed_out(struct kunit *test)
+{
+	struct unmapped_pool *pool = ua_poison_test_pool(test);
+	struct page *first, *poisoned, *page;
+	struct page **pages;
+	struct ua_counts c;
+	unsigned long i;
+
+	pages = kunit_kcalloc(test, BLOCK_PAGES, sizeof(*pages), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, pages);
+	first = unmapped_pages_alloc(GFP_KERNEL, 0);
+	KUNIT_ASSERT_NOT_NULL(test, first);
+	unmapped_pages_free(first, 0);
+	poisoned = first + 5;
+	ua_poison(poisoned);
+
+	page = unmapped_pages_alloc(GFP_KERNEL, PMD_ORDER);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	KUNIT_EXPECT_PTR_NE(test, page, first);
+	unmapped_pages_free(page, PMD_ORDER);
+	for (i = 0; i < BLOCK_PAGES; i++) {
+		pages[i] = unmapped_pages_alloc(GFP_KERNEL, 0);
+		KUNIT_ASSERT_NOT_NULL(test, pages[i]);
+		KUNIT_EXPECT_PTR_NE(test, pages[i], poisoned);
+	}
+	ua_read_counts(pool, &c);
+	KUNIT_EXPECT_EQ(test, c.poisoned, 1);
+	for (i = 0; i < BLOCK_PAGES; i++)
+		unmapped_pages_free(pages[i], 0);
+
+	unmapped_alloc_drain();
+	ua_read_counts(pool, &c);
+	KUNIT_EXPECT_EQ(test, c.blocks, 1);
+	KUNIT_EXPECT_EQ(test, c.used, 0);
+	KUNIT_EXPECT_EQ(test, c.free, BLOCK_PAGES - 1);
+	KUNIT_EXPECT_FALSE(test, kernel_page_present(poisoned));
+	ua_expect_unpoison_releases(test, pool, poisoned);
+}
+
+/* A large folio freed with one poisoned page: the rest is reused, not it. */
+static void ua_poisoned_subpage_of_freed_folio(struct kunit *test)
+{
+	struct unmapped_pool *pool = ua_poison_test_pool(test);
+	struct page *poisoned, *page;
+	struct folio *folio;
+	struct ua_counts c;
+
+	folio = unmapped_folio_alloc(GFP_KERNEL, PMD_ORDER);
+	KUNIT_ASSERT_NOT_NULL(test, folio);
+	poisoned = folio_page(folio, 3);
+	ua_poison(poisoned);
+	folio_put(folio);
+
+	ua_read_counts(pool, &c);
+	KUNIT_EXPECT_EQ(test, c.used, 0);
+	KUNIT_EXPECT_EQ(test, c.poisoned, 1);
+	KUNIT_EXPECT_EQ(test, c.free, (c.blocks << PMD_ORDER) - 1);
+	page = unmapped_pages_alloc(GFP_KERNEL, 2);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	KUNIT_EXPECT_FALSE(test, poisoned >= page && poisoned < page + 4);
+	unmapped_pages_free(page, 2);
+	ua_expect_unpoison_releases(test, pool, poisoned);
+}
+
+/*
+ * A page poisoned while in use comes back to the pool when freed (not
+ * left out of it, in use for good, by free_pages_prepare()), and stays
+ * out of the free lists.
+ */
+static void ua_poisoned_page_freed_in_use(struct kunit *test)
+{
+	struct unmapped_pool *pool = ua_poison_test_pool(test);
+	struct page *page;
+	struct ua_counts c;
 
 	page = unmapped_pages_alloc(GFP_KERNEL, 0);
 	KUNIT_ASSERT_NOT_NULL(test, page);
-	unmapped_pages_free(page, 0);
-	SetPageHWPoison(page);
-	ua_read_counts(pool, &before);
-	unmapped_alloc_drain();
+	ua_poison(page);
+	__free_pages(page, 0);
 
 	ua_read_counts(pool, &c);
-	KUNIT_EXPECT_EQ(test, c.blocks, 0);
-	KUNIT_EXPECT_EQ(test, c.kept, before.kept + 1);
-	KUNIT_EXPECT_EQ(test, c.restored, before.restored);
-	KUNIT_EXPECT_FALSE(test, kernel_page_present(page));
+	KUNIT_EXPECT_EQ(test, c.used, 0);
+	KUNIT_EXPECT_EQ(test, c.poisoned, 1);
+	KUNIT_EXPECT_EQ(test, c.free, BLOCK_PAGES - 1);
+	ua_expect_unpoison_releases(test, pool, page);
 }
 
 /* Pages freed by the page allocator's own paths come back to the pool. */
@@ -405,6 +527,75 @@ static void ua_release_scrubs(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, PageUnmappedPool(chunk_page(block, 0)));
 	/* The rest of the release; restoring again changes nothing. */
 	release_blocks(pools[numa_mem_id()], &blocks, true);
+}
+
+/* Fill a pool chunk with @c through the window. */
+static void ua_fill(struct kunit *test, struct page *page, unsigned int order, int c)
+{
+	void *map = unmapped_pages_map(page, order);
+
+	KUNIT_ASSERT_NOT_NULL(test, map);
+	memset(map, c, PAGE_SIZE << order);
+	unmapped_pages_unmap(page, order);
+}
+
+/* Whether a pool chunk, free or not, holds only zeros. */
+static bool ua_chunk_zero(struct kunit *test, struct page *page, unsigned int order)
+{
+	void *map = unmapped_pages_map(page, order);
+	bool zero;
+
+	KUNIT_ASSERT_NOT_NULL(test, map);
+	zero = !memchr_inv(map, 0, PAGE_SIZE << order);
+	unmapped_pages_unmap(page, order);
+	return zero;
+}
+
+/* unmapped_folio_scrub() clears every page of a folio, mapped or not. */
+static void ua_folio_scrub_clears(struct kunit *test)
+{
+	struct folio *folio;
+
+	ua_drained_local_pool(test);
+	folio = unmapped_folio_alloc(GFP_KERNEL, 3);
+	KUNIT_ASSERT_NOT_NULL(test, folio);
+	ua_fill(test, &folio->page, 3, 0x7e);
+	unmapped_folio_scrub(folio);
+	KUNIT_EXPECT_TRUE(test, ua_chunk_zero(test, &folio->page, 3));
+	KUNIT_EXPECT_FALSE(test, kernel_page_present(&folio->page));
+	folio_put(folio);
+}
+
+/*
+ * Booted with init_on_free=1, freed pool pages are cleared at once, and
+ * known to be zero: handing them out with __GFP_ZERO needs no window.
+ */
+static void ua_init_on_free_scrubs(struct kunit *test)
+{
+	struct unmapped_pool *pool = ua_drained_local_pool(test);
+	unsigned long window_maps;
+	struct page *page, *again;
+	unsigned int order;
+
+	if (!want_init_on_free())
+		kunit_skip(test, "init_on_free is off (pipeline/tests/init_on_free.sh boots with it)");
+	for (order = 0; order <= PMD_ORDER; order += PMD_ORDER) {
+		page = unmapped_pages_alloc(GFP_KERNEL, order);
+		KUNIT_ASSERT_NOT_NULL(test, page);
+		ua_fill(test, page, order, 0x6b);
+		unmapped_pages_free(page, order);
+		KUNIT_EXPECT_TRUE_MSG(test, ua_chunk_zero(test, page, order), "order %u", order);
+
+		spin_lock_irq(&pool->lock);
+		window_maps = pool->window_maps;
+		spin_unlock_irq(&pool->lock);
+		again = unmapped_pages_alloc(GFP_KERNEL | __GFP_ZERO, order);
+		KUNIT_ASSERT_PTR_EQ(test, again, page);
+		spin_lock_irq(&pool->lock);
+		KUNIT_EXPECT_EQ(test, pool->window_maps, window_maps);
+		spin_unlock_irq(&pool->lock);
+		unmapped_pages_free(again, order);
+	}
 }
 
 /* Large folios and compound pages come back whole, freed either way. */
@@ -778,10 +969,14 @@ static struct kunit_case unmapped_alloc_cases[] = {
 	KUNIT_CASE(ua_node_selection),
 	KUNIT_CASE(ua_release_leaves_used_pages),
 	KUNIT_CASE(ua_deferred_collapse_after_reuse),
-	KUNIT_CASE(ua_hibernation_refused),
-	KUNIT_CASE(ua_poisoned_block_is_kept),
+	KUNIT_CASE(ua_hibernation_drains_or_refuses),
+	KUNIT_CASE(ua_poisoned_free_page_not_handed_out),
+	KUNIT_CASE(ua_poisoned_subpage_of_freed_folio),
+	KUNIT_CASE(ua_poisoned_page_freed_in_use),
 	KUNIT_CASE(ua_generic_free_returns_to_pool),
 	KUNIT_CASE(ua_release_scrubs),
+	KUNIT_CASE(ua_folio_scrub_clears),
+	KUNIT_CASE(ua_init_on_free_scrubs),
 	KUNIT_CASE(ua_compound_pages),
 	KUNIT_CASE(ua_account_charges_memcg),
 	KUNIT_CASE(ua_alloc_failures),

@@ -17,10 +17,10 @@ void unmapped_pages_free(struct page *page, unsigned int order);
 struct folio *unmapped_folio_alloc_node(int nid, gfp_t gfp, unsigned int order);
 void *unmapped_pages_map(struct page *page, unsigned int order);
 void unmapped_pages_unmap(struct page *page, unsigned int order);
+void unmapped_folio_scrub(struct folio *folio);
 int unmapped_filemap_add_folio(struct address_space *mapping,
 			       struct folio *folio, pgoff_t index, gfp_t gfp);
 bool unmapped_alloc_available(void);
-bool unmapped_alloc_active(void);
 #else
 static inline struct page *unmapped_pages_alloc_node(int nid, gfp_t gfp,
 						     unsigned int order)
@@ -47,6 +47,10 @@ static inline void unmapped_pages_unmap(struct page *page, unsigned int order)
 {
 }
 
+static inline void unmapped_folio_scrub(struct folio *folio)
+{
+}
+
 static inline int unmapped_filemap_add_folio(struct address_space *mapping,
 					     struct folio *folio, pgoff_t index,
 					     gfp_t gfp)
@@ -55,11 +59,6 @@ static inline int unmapped_filemap_add_folio(struct address_space *mapping,
 }
 
 static inline bool unmapped_alloc_available(void)
-{
-	return false;
-}
-
-static inline bool unmapped_alloc_active(void)
 {
 	return false;
 }
