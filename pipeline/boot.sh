@@ -33,6 +33,12 @@ mkdir -p "$RESULTS"
 	echo "exec sh \"\$REPO/$JOB\""
 } >"$RESULTS/job.sh"
 
+# An empty scratch disk for jobs that need block I/O (pipeline/tests/
+# lockdep_io.sh): /dev/vda in the guest, two queues.
+SCRATCH=$(mktemp /tmp/gmem-scratch.XXXXXX)
+trap 'rm -f "$SCRATCH"' EXIT
+truncate -s 64M "$SCRATCH"
+
 # thread=single: multi-threaded TCG crashed our kernel at boot ~1 in 10.
 # -cpu max: AMD SVM with nested paging, so kvm_amd runs real L2 vCPUs.
 # 6G: enough that the guest's direct map uses 1 GiB pages.
@@ -59,6 +65,8 @@ QEMU=(qemu-system-x86_64 -accel tcg,thread=single -cpu max -smp 2,sockets=2
       -device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot
       -fsdev "local,id=results,path=$RESULTS,security_model=none"
       -device virtio-9p-pci,fsdev=results,mount_tag=results
+      -drive "file=$SCRATCH,if=none,format=raw,id=scratch,cache=unsafe"
+      -device virtio-blk-pci,drive=scratch,num-queues=2
       -device isa-debug-exit,iobase=0xf4,iosize=0x01)
 
 log "booting $(cat "$KOBJ/include/config/kernel.release") under TCG for $JOB (timeout ${TIMEOUT}s)"

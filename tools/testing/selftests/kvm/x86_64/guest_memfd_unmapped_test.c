@@ -23,6 +23,7 @@
 #include "unmapped_pool_util.h"
 
 #define FW_INIT_PARAM	"/sys/module/kvm/parameters/sw_protected_vm_firmware_init"
+#define HWPOISON_DIR	"/sys/kernel/debug/hwpoison"
 
 #define DATA_SLOT	10
 #define DATA_GPA	(1ULL << 30)
@@ -92,6 +93,32 @@ static void set_fw_init(bool on)
 
 	TEST_ASSERT(fd >= 0 && write(fd, on ? "Y" : "N", 1) == 1, "write %s", FW_INIT_PARAM);
 	close(fd);
+}
+
+#define TAINT_USER	6
+
+static unsigned long taint_flags(void)
+{
+	FILE *f = fopen("/proc/sys/kernel/tainted", "r");
+	unsigned long taint;
+
+	TEST_ASSERT(f && fscanf(f, "%lu", &taint) == 1, "read /proc/sys/kernel/tainted");
+	fclose(f);
+	return taint;
+}
+
+/* The test-only knob that skips zeroing taints the kernel when set. */
+static void test_fw_init_taints(void)
+{
+	pr_info("Testing that the firmware-init knob taints the kernel\n");
+	set_fw_init(false);
+	TEST_ASSERT(!(taint_flags() & (1UL << TAINT_USER)),
+		    "the kernel is tainted (U) before the knob was set: run the test on a fresh boot");
+	set_fw_init(true);
+	set_fw_init(false);
+	TEST_ASSERT(taint_flags() & (1UL << TAINT_USER),
+		    "setting %s should taint the kernel (U, bit %d); tainted is %#lx",
+		    FW_INIT_PARAM, TAINT_USER, taint_flags());
 }
 
 static void test_cap_and_flags(unsigned long vm_type)
@@ -416,8 +443,11 @@ static void test_unaligned_binding(void)
  * pages (the pool is not drained in between).  B reads zeros, unless the
  * test-only knob makes the VM type skip zeroing, as SEV-SNP does: then
  * no page is zeroed and every page is counted as handed out unzeroed.
+ * Booted with init_on_free=1 (@init_on_free), A's pages were cleared when
+ * A freed them: B reads zeros on that path too.  init_on_alloc=1 does not
+ * make the host zero them (docs/guest-memfd.md says why).
  */
-static void test_no_leak_between_guests(bool fw_init)
+static void test_no_leak_between_guests(bool fw_init, bool init_on_free)
 {
 	struct pool_stats p0, p;
 	struct kvm_vcpu *vcpu;
@@ -441,7 +471,8 @@ static void test_no_leak_between_guests(bool fw_init)
 	set_fw_init(fw_init);
 	read_pool(&p0);
 	TEST_ASSERT_EQ(p0.used, 0);
-	vm = private_vm(fw_init ? guest_expect_pattern : guest_expect_zero, &vcpu);
+	vm = private_vm(fw_init && !init_on_free ? guest_expect_pattern : guest_expect_zero,
+			&vcpu);
 	run_guest(vcpu);
 	read_pool(&p);
 	set_fw_init(false);
@@ -457,6 +488,147 @@ static void test_no_leak_between_guests(bool fw_init)
 	drain_empty_pool();
 	TEST_ASSERT(!sched_setaffinity(0, sizeof(cpus), &cpus),
 		    "sched_setaffinity() failed, errno %d", errno);
+}
+
+/* The pfn of the first block the pool lists. */
+static unsigned long first_block_pfn(void)
+{
+	FILE *f = fopen(POOL_DIR "/blocks", "r");
+	unsigned long pfn;
+	int n;
+
+	TEST_ASSERT(f, "open %s/blocks: %s", POOL_DIR, strerror(errno));
+	n = fscanf(f, "node %*d pfn %lx", &pfn);
+	fclose(f);
+	TEST_ASSERT(n == 1, "no block listed in %s/blocks", POOL_DIR);
+	return pfn;
+}
+
+/* Write @pfn to hwpoison_inject's @file; returns 0 or the write's errno. */
+static int hwpoison_write(const char *file, unsigned long pfn)
+{
+	char path[128], buf[32];
+	int fd, len, err = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", HWPOISON_DIR, file);
+	fd = open(path, O_WRONLY);
+	TEST_ASSERT(fd >= 0, "open %s: %s (CONFIG_HWPOISON_INJECT)", path, strerror(errno));
+	len = snprintf(buf, sizeof(buf), "%#lx\n", pfn);
+	if (write(fd, buf, len) != len)
+		err = errno;
+	close(fd);
+	return err;
+}
+
+static void guest_write_sync_read(void)
+{
+	uint64_t *p = (uint64_t *)DATA_GPA;
+	uint64_t i;
+
+	for (i = 0; i < DATA_SIZE / sizeof(*p); i += 512)
+		p[i] = PATTERN;
+	GUEST_SYNC(0);
+	guest_fill(PATTERN, true);
+}
+
+/*
+ * A page of a guest's private memory poisoned while in use: memory
+ * failure splits its folio and guest_memfd unmaps it; the guest's next
+ * access to it fails with -EHWPOISON and KVM_EXIT_MEMORY_FAULT at that
+ * page, the rest of its memory keeps its data, and the host carries on.
+ * memory_failure() keeps a reference to the page, so the pool counts it
+ * used until unpoison_memory() lets it go; then a drain releases all.
+ */
+static void test_poisoned_page_in_use(void)
+{
+	struct kvm_vcpu *vcpu;
+	unsigned long bad;
+	struct kvm_vm *vm;
+	struct ucall uc;
+	struct pool_stats p;
+	uint64_t off;
+	int r, err;
+
+	pr_info("Testing a poisoned page of a running guest\n");
+	drain_empty_pool();
+	vm = private_vm(guest_write_sync_read, &vcpu);
+	vcpu_run(vcpu);
+	TEST_ASSERT_EQ(get_ucall(vcpu, &uc), UCALL_SYNC);
+
+	bad = first_block_pfn() + 1;
+	err = hwpoison_write("corrupt-pfn", bad);
+	TEST_ASSERT(!err || err == EBUSY, "corrupt-pfn %#lx: %s", bad, strerror(err));
+	r = __vcpu_run(vcpu);
+	TEST_ASSERT(r == -1 && errno == EHWPOISON,
+		    "KVM_RUN should fail with EHWPOISON on the poisoned page, got %d errno %d",
+		    r, errno);
+	TEST_ASSERT_KVM_EXIT_REASON(vcpu, KVM_EXIT_MEMORY_FAULT);
+	off = vcpu->run->memory_fault.gpa - DATA_GPA;
+	TEST_ASSERT(off < DATA_SIZE && off % SZ_2M == getpagesize(),
+		    "the fault should be at the second page of a 2M range of the data, is at gpa %#llx",
+		    (unsigned long long)vcpu->run->memory_fault.gpa);
+	kvm_vm_free(vm);
+
+	read_pool(&p);
+	TEST_ASSERT(p.used == 1, "only the poisoned page should stay in use (memory_failure() holds it), %ld pages are",
+		    p.used);
+	err = hwpoison_write("unpoison-pfn", bad);
+	TEST_ASSERT(!err, "unpoison-pfn %#lx: %s", bad, strerror(err));
+	read_pool(&p);
+	TEST_ASSERT_EQ(p.used, 0);
+	drain_empty_pool();
+}
+
+static int write_sysfs(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY), err = 0;
+
+	TEST_ASSERT(fd >= 0, "open %s: %s", path, strerror(errno));
+	if (write(fd, val, strlen(val)) != (ssize_t)strlen(val))
+		err = errno;
+	close(fd);
+	return err;
+}
+
+/*
+ * Hibernation, as far as the freezer (pm_test): refused with EBUSY while
+ * guest memory is in use; once it is freed, allowed, and the pool drains
+ * itself first.
+ */
+static void test_hibernation(void)
+{
+	struct kvm_vm *vm = vm_create_barebones_type(KVM_X86_SW_PROTECTED_VM);
+	struct pool_stats p;
+	int fd, err;
+
+	pr_info("Testing hibernation (pm_test=freezer) with the pool in use and not\n");
+	drain_empty_pool();
+	TEST_ASSERT(!write_sysfs("/sys/power/pm_test", "freezer"),
+		    "write /sys/power/pm_test (CONFIG_PM_DEBUG)");
+	fd = vm_create_guest_memfd(vm, SZ_2M, GUEST_MEMFD_FLAG_NO_DIRECT_MAP);
+	TEST_ASSERT(!fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, SZ_2M), "fallocate: %s",
+		    strerror(errno));
+	err = write_sysfs("/sys/power/state", "disk");
+	TEST_ASSERT(err == EBUSY, "hibernation with guest memory in use should fail with EBUSY, got %s",
+		    strerror(err));
+
+	close(fd);
+	read_pool(&p);
+	TEST_ASSERT(p.blocks > 0 && !p.used, "the freed memory should stay in the pool, %ld blocks %ld used",
+		    p.blocks, p.used);
+	err = write_sysfs("/sys/power/state", "disk");
+	TEST_ASSERT(!err, "hibernation with no pool page in use should pass the freezer test, got %s",
+		    strerror(err));
+	read_pool(&p);
+	TEST_ASSERT(!p.blocks, "hibernation should have drained the pool, %ld blocks left", p.blocks);
+	write_sysfs("/sys/power/pm_test", "none");
+
+	fd = vm_create_guest_memfd(vm, SZ_2M, GUEST_MEMFD_FLAG_NO_DIRECT_MAP);
+	TEST_ASSERT(!fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, SZ_2M),
+		    "fallocate after hibernation: %s", strerror(errno));
+	close(fd);
+	kvm_vm_free(vm);
+	drain_empty_pool();
 }
 
 /* Concurrency: vCPUs fault while one thread punches holes, one drains. */
@@ -651,23 +823,69 @@ static void memcg_child(void)
 	exit(0);
 }
 
-static void test_memcg_limit(void)
+/*
+ * A 4K refault in a 2M range that a hole split: the range holds 4K folios
+ * already, so the refault takes a 4K page, not a 2M chunk (zeroed, and
+ * charged in full) that could never be added there.  A whole 2M folio
+ * punched first leaves a 2M chunk in the pool for the wrong choice.
+ */
+static void refault_child(void)
+{
+	struct kvm_vm *vm;
+	struct pool_stats p0, p;
+	int fd, r;
+
+	memcg_enter();
+	vm = vm_create_barebones_type(KVM_X86_SW_PROTECTED_VM);
+	fd = vm_create_guest_memfd(vm, SZ_4M, GUEST_MEMFD_FLAG_NO_DIRECT_MAP);
+	TEST_ASSERT(!fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, SZ_4M), "fallocate: %s",
+		    strerror(errno));
+	punch(fd, SZ_2M, SZ_2M);
+	punch(fd, SZ_1M, getpagesize());
+
+	memcg_limit_headroom(SZ_1M);
+	read_pool(&p0);
+	r = fallocate(fd, FALLOC_FL_KEEP_SIZE, SZ_1M, getpagesize());
+	TEST_ASSERT(!r, "a 4K refault with 1 MiB left below memory.max should succeed, got errno %d",
+		    errno);
+	read_pool(&p);
+	TEST_ASSERT(p.used - p0.used == 1 && p.zeroed - p0.zeroed == 1,
+		    "the refault should take and zero one page; it took %ld and zeroed %ld",
+		    p.used - p0.used, p.zeroed - p0.zeroed);
+	close(fd);
+	kvm_vm_free(vm);
+	exit(0);
+}
+
+static void run_in_memcg(void (*child)(void))
 {
 	int status;
 	pid_t pid;
 
-	pr_info("Testing memory.max of the creator's cgroup: ENOMEM from fallocate and from a fault, no kill\n");
 	drain_empty_pool();
 	pid = fork();
 	TEST_ASSERT(pid >= 0, "fork");
 	if (!pid)
-		memcg_child();
+		child();
 	TEST_ASSERT(waitpid(pid, &status, 0) == pid, "waitpid");
 	TEST_ASSERT(WIFEXITED(status) && !WEXITSTATUS(status),
 		    "the child in the cgroup should exit with 0, status %#x%s", status,
 		    WIFSIGNALED(status) ? " (killed)" : "");
 	TEST_ASSERT(!rmdir(MEMCG), "rmdir %s", MEMCG);
 	drain_empty_pool();
+}
+
+static void test_refault_after_split(void)
+{
+	pr_info("Testing a 4K refault in a split 2M range, 1 MiB below memory.max\n");
+	if (have_2m_folios("a 4K refault in a split 2M folio"))
+		run_in_memcg(refault_child);
+}
+
+static void test_memcg_limit(void)
+{
+	pr_info("Testing memory.max of the creator's cgroup: ENOMEM from fallocate and from a fault, no kill\n");
+	run_in_memcg(memcg_child);
 }
 
 /* Booted with unmapped_alloc=off: no flag, and files without it work. */
@@ -813,6 +1031,8 @@ static void bench(void)
 		bench_one(m, &r[m]);
 
 	printf("1 GiB of private guest_memfd memory, SW-protected VM, one vCPU (TCG)\n");
+	printf("the firmware-init column uses the test-only %s: the kernel is now tainted (U, %#lx)\n",
+	       FW_INIT_PARAM, taint_flags());
 	printf("%-36s", "");
 	for (m = 0; m < NR_BENCH_MODES; m++)
 		printf("%22s", bench_name[m]);
@@ -853,6 +1073,12 @@ int main(int argc, char *argv[])
 		bench();
 		return 0;
 	}
+	if (argc > 1 && !strcmp(argv[1], "--init-on-free")) {
+		TEST_REQUIRE(!access(POOL_DIR "/drain", W_OK));
+		test_no_leak_between_guests(true, true);
+		test_no_leak_between_guests(false, true);
+		return 0;
+	}
 	if (argc > 1 && !strcmp(argv[1], "--pool-off")) {
 		TEST_ASSERT(access(POOL_DIR, F_OK), "%s exists: the pool is not off", POOL_DIR);
 		test_pool_off(VM_TYPE_DEFAULT);
@@ -864,14 +1090,18 @@ int main(int argc, char *argv[])
 
 	test_cap_and_flags(VM_TYPE_DEFAULT);
 	test_cap_and_flags(KVM_X86_SW_PROTECTED_VM);
+	test_fw_init_taints();
 	test_fallocate_punch_close();
 	test_punch_frees_page();
 	test_private_faults();
 	test_hole_in_2m_mapping();
 	test_unaligned_binding();
-	test_no_leak_between_guests(false);
-	test_no_leak_between_guests(true);
+	test_no_leak_between_guests(false, false);
+	test_no_leak_between_guests(true, false);
 	test_concurrent_faults_punch_drain();
 	test_memcg_limit();
+	test_refault_after_split();
+	test_poisoned_page_in_use();
+	test_hibernation();
 	return 0;
 }
