@@ -108,6 +108,7 @@ struct unmapped_pool {
 	unsigned long blocks_restored;
 	unsigned long fallbacks;
 	unsigned long blocks_kept;	/* poisoned or not restorable: never freed */
+	unsigned long pages_shrunk;	/* released by the shrinker */
 	unsigned long pages_poisoned;	/* neither free nor used: never handed out */
 	unsigned long pages_zeroed;	/* handed out with __GFP_ZERO */
 	unsigned long pages_unzeroed;	/* handed out as the last user left them */
@@ -1355,8 +1356,13 @@ static unsigned long pool_shrink_scan(struct shrinker *shrinker,
 	if (!pool)
 		return SHRINK_STOP;
 	pages = take_free_blocks(pool, &blocks, sc->nr_to_scan);
+	if (!pages)
+		return SHRINK_STOP;
+	spin_lock_irq(&pool->lock);
+	pool->pages_shrunk += pages;
+	spin_unlock_irq(&pool->lock);
 	release_blocks(pool, &blocks, false);
-	return pages ? pages : SHRINK_STOP;
+	return pages;
 }
 
 static int stats_show(struct seq_file *m, void *v)
@@ -1377,8 +1383,9 @@ static int stats_show(struct seq_file *m, void *v)
 			   pool->pages_used, pool->pages_free, pool->nr_blocks);
 		seq_printf(m, "blocks_unmapped %lu\nblocks_restored %lu\n",
 			   pool->blocks_unmapped, pool->blocks_restored);
-		seq_printf(m, "fallbacks %lu\nblocks_kept %lu\npages_poisoned %lu\n",
-			   pool->fallbacks, pool->blocks_kept, pool->pages_poisoned);
+		seq_printf(m, "fallbacks %lu\nblocks_kept %lu\npages_poisoned %lu\npages_shrunk %lu\n",
+			   pool->fallbacks, pool->blocks_kept, pool->pages_poisoned,
+			   pool->pages_shrunk);
 		seq_printf(m, "pages_zeroed %lu\npages_unzeroed %lu\nwindow_maps %lu\n",
 			   pool->pages_zeroed, pool->pages_unzeroed, pool->window_maps);
 		spin_unlock_irq(&pool->lock);
