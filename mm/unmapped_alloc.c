@@ -107,7 +107,9 @@ struct unmapped_pool {
 	unsigned long blocks_unmapped;
 	unsigned long blocks_restored;
 	unsigned long fallbacks;
-	unsigned long blocks_kept;	/* poisoned or not restorable: never freed */
+	/* Blocks poisoned or not restorable at release: never freed. */
+	struct list_head kept;
+	unsigned long blocks_kept;
 	unsigned long pages_shrunk;	/* released by the shrinker */
 	unsigned long pages_poisoned;	/* neither free nor used: never handed out */
 	unsigned long pages_zeroed;	/* handed out with __GFP_ZERO */
@@ -206,9 +208,10 @@ static bool range_hwpoisoned(struct unmapped_block *block, unsigned long off,
 }
 
 /*
- * Whether a chunk must be checked for poison: memory_failure() counts a
- * page in num_poisoned_pages after it set the flag, and until some page
- * is poisoned the check costs nothing.
+ * Poison in a chunk given back or about to be released: memory_failure()
+ * counts a page in num_poisoned_pages after it set the flag, and until
+ * some page is poisoned this check costs nothing.  What it misses in
+ * between, take_chunk() finds: it always checks the pages it hands out.
  */
 static bool chunk_hwpoisoned(struct unmapped_block *block, unsigned long off,
 			     unsigned int order)
@@ -247,8 +250,9 @@ static void hold_poisoned(struct unmapped_pool *pool, struct unmapped_block *blo
 }
 
 /*
- * The smallest free chunk of at least @order without poison, split down
- * to @order.  *@zeroed tells whether all its pages are known to hold zeros.
+ * The smallest free chunk of at least @order, split down to @order, whose
+ * pages carry no poison.  *@zeroed tells whether all of them are known to
+ * hold zeros.
  */
 static struct page *take_chunk(struct unmapped_pool *pool, unsigned int order,
 			       bool *zeroed)
@@ -271,7 +275,7 @@ again:
 	block = (struct unmapped_block *)page_private(page);
 	off = page_to_pfn(page) - block->pfn;
 	del_free_chunk(pool, block, off, o);
-	if (unlikely(chunk_hwpoisoned(block, off, o))) {
+	if (unlikely(range_hwpoisoned(block, off, order))) {
 		hold_poisoned(pool, block, off, o);
 		goto again;
 	}
@@ -797,7 +801,7 @@ static void pool_free(struct page *page, unsigned int order)
 {
 	struct unmapped_pool *pool = page_pool(page, order);
 	struct unmapped_block *block;
-	unsigned long flags;
+	unsigned long flags, off, i;
 
 	if (!pool)
 		return;
@@ -809,11 +813,18 @@ static void pool_free(struct page *page, unsigned int order)
 	spin_lock_irqsave(&pool->lock, flags);
 	block = used_chunk_block(pool, page, order);
 	if (block && want_init_on_free()) {
-		/* Still used: no one else touches the chunk or frees its block. */
+		off = page_to_pfn(page) - block->pfn;
+		/*
+		 * Neither used nor free while it is cleared: a second free
+		 * is refused, and the block, not free, stays.
+		 */
+		block->state[off] = 0;
 		spin_unlock_irqrestore(&pool->lock, flags);
 		scrub_pages(page, 1UL << order);
 		spin_lock_irqsave(&pool->lock, flags);
-		bitmap_set(block->zeroed, page_to_pfn(page) - block->pfn, 1UL << order);
+		for (i = 0; i < (1UL << order); i++)
+			if (!PageHWPoison(page + i))
+				__set_bit(off + i, block->zeroed);
 	}
 	if (block)
 		put_chunk(pool, block, page_to_pfn(page) - block->pfn, order);
@@ -866,6 +877,9 @@ struct page *unmapped_pages_alloc_node(int nid, gfp_t gfp, unsigned int order)
 
 	if (!pools_enabled ||
 	    (nid != NUMA_NO_NODE && (nid < 0 || nid >= MAX_NUMNODES || !node_online(nid))))
+		return NULL;
+	/* Hibernating: the pools hold nothing (checked again under the lock). */
+	if (READ_ONCE(pools_frozen))
 		return NULL;
 	t = alloc_target(nid, gfp);
 	/* Where the cpuset allows no node, t.nid is a forbidden one. */
@@ -1025,7 +1039,9 @@ EXPORT_SYMBOL_GPL(unmapped_pages_unmap);
  */
 void unmapped_folio_scrub(struct folio *folio)
 {
-	scrub_pages(&folio->page, folio_nr_pages(folio));
+	/* With init_on_free the pool clears it when it is freed. */
+	if (!want_init_on_free())
+		scrub_pages(&folio->page, folio_nr_pages(folio));
 }
 
 /**
@@ -1098,13 +1114,14 @@ bool unmapped_alloc_available(void)
 }
 EXPORT_SYMBOL_GPL(unmapped_alloc_available);
 
-/* Whether any pool holds a block. */
+/* Whether any pool holds a block, kept ones included. */
 static bool pools_hold_blocks(void)
 {
 	int nid;
 
 	for_each_node(nid)
-		if (pool_of(nid) && READ_ONCE(pool_of(nid)->nr_blocks))
+		if (pool_of(nid) && (READ_ONCE(pool_of(nid)->nr_blocks) ||
+				     READ_ONCE(pool_of(nid)->blocks_kept)))
 			return true;
 	return false;
 }
@@ -1184,8 +1201,8 @@ static bool block_in_range(struct unmapped_block *block, unsigned long start,
 
 /*
  * Unlink every block of @pool in [@start, @end), or none and -EBUSY if one
- * of them has pages in use or poisoned (release would keep those, and the
- * memory could never go offline).
+ * of them has pages in use or poisoned, or was kept (release would keep
+ * those, and the memory could never go offline).
  */
 static int take_range(struct unmapped_pool *pool, unsigned long start,
 		      unsigned long end, struct list_head *out)
@@ -1195,8 +1212,17 @@ static int take_range(struct unmapped_pool *pool, unsigned long start,
 
 	spin_lock_irq(&pool->lock);
 	list_for_each_entry(block, &pool->blocks, list) {
-		if (block_in_range(block, start, end) &&
-		    (!block_is_free(block) || block_hwpoisoned(block))) {
+		if (!block_in_range(block, start, end))
+			continue;
+		if (unlikely(block->nr_poisoned))
+			release_unpoisoned(pool, block);
+		if (!block_is_free(block) || block_hwpoisoned(block)) {
+			ret = -EBUSY;
+			goto unlock;
+		}
+	}
+	list_for_each_entry(block, &pool->kept, list) {
+		if (block_in_range(block, start, end)) {
 			ret = -EBUSY;
 			goto unlock;
 		}
@@ -1245,6 +1271,7 @@ static void release_blocks(struct unmapped_pool *pool, struct list_head *blocks,
 	struct unmapped_block *block, *next;
 	unsigned long restored = 0, kept = 0;
 	LIST_HEAD(later);
+	LIST_HEAD(keep);
 
 	list_for_each_entry_safe(block, next, blocks, list) {
 		struct page *page = chunk_page(block, 0);
@@ -1255,7 +1282,7 @@ static void release_blocks(struct unmapped_pool *pool, struct list_head *blocks,
 			      "unmapped_alloc: pfn %#lx order %u stays unmapped\n",
 			      block->pfn, block->order)) {
 			kept++;
-			kfree(block);
+			list_add(&block->list, &keep);
 			continue;
 		}
 		restored++;
@@ -1279,6 +1306,7 @@ static void release_blocks(struct unmapped_pool *pool, struct list_head *blocks,
 	spin_lock_irq(&pool->lock);
 	pool->blocks_restored += restored;
 	pool->blocks_kept += kept;
+	list_splice(&keep, &pool->kept);
 	list_splice(&later, &pool->to_collapse);
 	spin_unlock_irq(&pool->lock);
 	if (!list_empty(&later))
@@ -1457,6 +1485,7 @@ static struct unmapped_pool * __init pool_create(int nid)
 	for (o = 0; o <= PMD_ORDER; o++)
 		INIT_LIST_HEAD(&pool->free_list[o]);
 	INIT_LIST_HEAD(&pool->blocks);
+	INIT_LIST_HEAD(&pool->kept);
 	INIT_LIST_HEAD(&pool->to_collapse);
 	INIT_WORK(&pool->collapse_work, collapse_worker);
 	mutex_init(&pool->window_lock);
@@ -1507,6 +1536,8 @@ static int __maybe_unused pool_pm_callback(struct notifier_block *nb,
 			used += READ_ONCE(pool_of(nid)->pages_used) +
 				READ_ONCE(pool_of(nid)->pages_poisoned);
 	pr_err("unmapped_alloc: %lu pages in use or poisoned: hibernation refused\n", used);
+	/* The notifier that fails gets no PM_POST_* of its own. */
+	WRITE_ONCE(pools_frozen, false);
 	return notifier_from_errno(-EBUSY);
 }
 

@@ -311,19 +311,29 @@ static void ua_release_leaves_used_pages(struct kunit *test)
  * Hibernation: the pool drains itself and then takes no block until
  * hibernation ends; pages in use refuse it.
  */
+static void ua_unfreeze(void *unused)
+{
+	pool_pm_callback(NULL, PM_POST_HIBERNATION, NULL);
+}
+
 static void ua_hibernation_drains_or_refuses(struct kunit *test)
 {
 	struct unmapped_pool *pool = ua_drained_local_pool(test);
+	struct page *page, *again;
 	struct ua_counts c;
-	struct page *page;
 
 	if (!IS_ENABLED(CONFIG_HIBERNATION))
 		kunit_skip(test, "CONFIG_HIBERNATION is off");
+	KUNIT_ASSERT_EQ(test, kunit_add_action(test, ua_unfreeze, NULL), 0);
 	page = unmapped_pages_alloc(GFP_KERNEL, 0);
 	KUNIT_ASSERT_NOT_NULL(test, page);
 	KUNIT_EXPECT_EQ(test, pool_pm_callback(NULL, PM_HIBERNATION_PREPARE, NULL),
 			notifier_from_errno(-EBUSY));
-	pool_pm_callback(NULL, PM_POST_HIBERNATION, NULL);
+	/* The notifier that refused gets no PM_POST_*: nothing stays frozen. */
+	again = unmapped_pages_alloc(GFP_KERNEL, PMD_ORDER);
+	KUNIT_EXPECT_NOT_NULL(test, again);
+	if (again)
+		unmapped_pages_free(again, PMD_ORDER);
 
 	unmapped_pages_free(page, 0);
 	KUNIT_EXPECT_EQ(test, pool_pm_callback(NULL, PM_HIBERNATION_PREPARE, NULL), NOTIFY_OK);
@@ -345,16 +355,23 @@ static void ua_hibernation_drains_or_refuses(struct kunit *test)
  * in use before the user frees it: the flag and the count of poisoned
  * pages.  unpoison_memory() undoes both on a page nobody holds.
  */
-static void ua_poison(struct page *page)
+static void ua_unpoison(struct page *page)
+{
+	if (TestClearPageHWPoison(page))
+		num_poisoned_pages_sub(page_to_pfn(page), 1);
+}
+
+static void ua_unpoison_action(void *page)
+{
+	ua_unpoison(page);
+}
+
+/* Undone however the case ends: the suite runs again on a live system. */
+static void ua_poison(struct kunit *test, struct page *page)
 {
 	SetPageHWPoison(page);
 	num_poisoned_pages_inc(page_to_pfn(page));
-}
-
-static void ua_unpoison(struct page *page)
-{
-	ClearPageHWPoison(page);
-	num_poisoned_pages_sub(page_to_pfn(page), 1);
+	KUNIT_ASSERT_EQ(test, kunit_add_action(test, ua_unpoison_action, page), 0);
 }
 
 static struct unmapped_pool *ua_poison_test_pool(struct kunit *test)
@@ -401,7 +418,7 @@ static void ua_poisoned_free_page_not_handed_out(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, first);
 	unmapped_pages_free(first, 0);
 	poisoned = first + 5;
-	ua_poison(poisoned);
+	ua_poison(test, poisoned);
 
 	page = unmapped_pages_alloc(GFP_KERNEL, PMD_ORDER);
 	KUNIT_ASSERT_NOT_NULL(test, page);
@@ -437,7 +454,7 @@ static void ua_poisoned_subpage_of_freed_folio(struct kunit *test)
 	folio = unmapped_folio_alloc(GFP_KERNEL, PMD_ORDER);
 	KUNIT_ASSERT_NOT_NULL(test, folio);
 	poisoned = folio_page(folio, 3);
-	ua_poison(poisoned);
+	ua_poison(test, poisoned);
 	folio_put(folio);
 
 	ua_read_counts(pool, &c);
@@ -464,7 +481,7 @@ static void ua_poisoned_page_freed_in_use(struct kunit *test)
 
 	page = unmapped_pages_alloc(GFP_KERNEL, 0);
 	KUNIT_ASSERT_NOT_NULL(test, page);
-	ua_poison(page);
+	ua_poison(test, page);
 	__free_pages(page, 0);
 
 	ua_read_counts(pool, &c);
@@ -904,7 +921,7 @@ static void ua_deferred_collapse_after_reuse(struct kunit *test)
 	bool present;
 
 	if (cc_platform_has(CC_ATTR_HOST_SEV_SNP))
-		kunit_skip(test, "SEV-SNP hosts collapse at release, never later");
+		kunit_skip(test, "SEV-SNP hosts collapse nothing");
 
 	/* A block unmapped in place; others stay used, so only it is released. */
 	for (tries = 0; tries < UA_TRIES && !page; tries++) {

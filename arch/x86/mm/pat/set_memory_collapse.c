@@ -226,13 +226,14 @@ static int collapse_pud(unsigned long addr, struct list_head *tables)
 /*
  * The first tables of the direct map come from the kernel image's .brk
  * area (alloc_low_pages()), which the kernel image mapping still maps:
- * freed, such a page would be reused with that second mapping left.
+ * freed, such a page would be reused with that second mapping left.  Only
+ * the part of .brk in use is reserved; the rest was freed at boot.
  */
-static bool table_in_kernel_image(struct page *page)
+static bool table_in_brk(struct page *page)
 {
 	phys_addr_t pa = page_to_phys(page);
 
-	return pa >= __pa_symbol(_text) && pa < __pa_symbol(_end);
+	return pa >= __pa_symbol(__brk_base) && pa < __pa_symbol(_brk_end);
 }
 
 static void free_collapsed_tables(struct list_head *tables)
@@ -241,7 +242,7 @@ static void free_collapsed_tables(struct list_head *tables)
 
 	list_for_each_entry_safe(page, next, tables, lru) {
 		list_del(&page->lru);
-		if (table_in_kernel_image(page))
+		if (table_in_brk(page))
 			continue;
 		/* Other tables made at boot come from memblock. */
 		if (PageReserved(page))

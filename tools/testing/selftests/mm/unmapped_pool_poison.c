@@ -186,18 +186,33 @@ static void test_not_handed_out(uint64_t bad)
 	secret_close(&s);
 }
 
-/* The drain keeps the block holding the poisoned page. */
+/*
+ * The drain keeps the block holding the poisoned page, all its other pages
+ * free: one line of the blocks file, "node N pfn P order O free F poisoned H".
+ */
 static void test_drain_keeps_block(uint64_t bad)
 {
-	long blocks, used, free;
+	unsigned long pfn, free, poisoned;
+	unsigned int order;
+	int n = 0, lines = 0;
+	char line[256];
+	FILE *f;
 
 	drain_pool();
-	blocks = pool_value("blocks");
-	used = pool_value("pages_used");
-	free = pool_value("pages_free");
-	if (blocks != 1 || used || free != BLOCK_PAGES - 1 || !pfn_hwpoisoned(bad))
-		ksft_test_result_fail("after a drain: expected 1 block, 0 used, %lu free, pfn poisoned; got %ld blocks, %ld used, %ld free, poisoned %d\n",
-				      BLOCK_PAGES - 1, blocks, used, free, pfn_hwpoisoned(bad));
+	f = fopen(POOL_DIR "/blocks", "r");
+	if (!f)
+		ksft_exit_fail_msg("open %s/blocks: %s\n", POOL_DIR, strerror(errno));
+	while (fgets(line, sizeof(line), f)) {
+		n = sscanf(line, "node %*d pfn %lx order %u free %lu poisoned %lu",
+			   &pfn, &order, &free, &poisoned);
+		lines++;
+	}
+	fclose(f);
+	if (lines != 1 || n != 4 || bad < pfn || bad >= pfn + (1UL << order) ||
+	    poisoned != 1 || free != (1UL << order) - 1 || pool_value("pages_used") ||
+	    !pfn_hwpoisoned(bad))
+		ksft_test_result_fail("after a drain: expected one block holding pfn %#llx with 1 poisoned page and the rest free; %d blocks, last: %s",
+				      (unsigned long long)bad, lines, lines ? line : "none\n");
 	else
 		ksft_test_result_pass("the drain keeps the block of a poisoned page, not the page allocator\n");
 }

@@ -590,16 +590,31 @@ static int write_sysfs(const char *path, const char *val)
 	return err;
 }
 
+/* Kernel log lines that contain @text. */
+static int kmsg_count(const char *text)
+{
+	FILE *f = popen("dmesg", "r");
+	char line[512];
+	int n = 0;
+
+	TEST_ASSERT(f, "popen(dmesg): %s", strerror(errno));
+	while (fgets(line, sizeof(line), f))
+		n += !!strstr(line, text);
+	pclose(f);
+	return n;
+}
+
 /*
- * Hibernation, as far as the freezer (pm_test): refused with EBUSY while
- * guest memory is in use; once it is freed, allowed, and the pool drains
+ * Hibernation, as far as the freezer (pm_test): refused by the pool, with
+ * EBUSY and its message, while guest memory is in use, and the pool is not
+ * left frozen; once the memory is freed, allowed, and the pool drains
  * itself first.
  */
 static void test_hibernation(void)
 {
 	struct kvm_vm *vm = vm_create_barebones_type(KVM_X86_SW_PROTECTED_VM);
 	struct pool_stats p;
-	int fd, err;
+	int fd, fd2, err, refusals;
 
 	pr_info("Testing hibernation (pm_test=freezer) with the pool in use and not\n");
 	drain_empty_pool();
@@ -608,9 +623,17 @@ static void test_hibernation(void)
 	fd = vm_create_guest_memfd(vm, SZ_2M, GUEST_MEMFD_FLAG_NO_DIRECT_MAP);
 	TEST_ASSERT(!fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, SZ_2M), "fallocate: %s",
 		    strerror(errno));
+	refusals = kmsg_count("hibernation refused");
 	err = write_sysfs("/sys/power/state", "disk");
 	TEST_ASSERT(err == EBUSY, "hibernation with guest memory in use should fail with EBUSY, got %s",
 		    strerror(err));
+	TEST_ASSERT(kmsg_count("hibernation refused") == refusals + 1,
+		    "the pool should say it refused hibernation");
+	fd2 = vm_create_guest_memfd(vm, SZ_2M, GUEST_MEMFD_FLAG_NO_DIRECT_MAP);
+	TEST_ASSERT(!fallocate(fd2, FALLOC_FL_KEEP_SIZE, 0, SZ_2M),
+		    "fallocate after a refused hibernation (the pool must not stay frozen): %s",
+		    strerror(errno));
+	close(fd2);
 
 	close(fd);
 	read_pool(&p);
