@@ -28,8 +28,8 @@
 #include <linux/kvm.h>
 
 #include "../kselftest.h"
+#include "unmapped_pool_util.h"
 
-#define POOL_DIR	"/sys/kernel/debug/unmapped_alloc"
 #define SIZE_MIB	1024UL
 #define PAGE		4096UL
 
@@ -38,26 +38,6 @@ struct snapshot {
 	long splits2, splits3;		/* /proc/vmstat */
 	long used, free, blocks;	/* the pool's exact counters, all nodes */
 };
-
-static long file_value(const char *path, const char *key)
-{
-	char line[256];
-	size_t len = strlen(key);
-	long sum = -1;
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		ksft_exit_fail_msg("open %s: %s\n", path, strerror(errno));
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, key, len) || (line[len] != ' ' && line[len] != ':'))
-			continue;
-		sum = (sum < 0 ? 0 : sum) + atol(line + len + 1);
-	}
-	fclose(f);
-	if (sum < 0)
-		ksft_exit_fail_msg("no %s in %s\n", key, path);
-	return sum;
-}
 
 static void take_snapshot(struct snapshot *s)
 {
@@ -78,21 +58,6 @@ static void drain_pool(void)
 	if (fd < 0 || write(fd, "1", 1) != 1)
 		ksft_exit_fail_msg("%s: %s\n", POOL_DIR "/drain", strerror(errno));
 	close(fd);
-}
-
-static uint64_t page_pfn(void *addr)
-{
-	int fd = open("/proc/self/pagemap", O_RDONLY);
-	uint64_t entry = 0;
-	off_t off = (uintptr_t)addr / PAGE * sizeof(entry);
-
-	if (fd < 0 || pread(fd, &entry, sizeof(entry), off) != sizeof(entry))
-		ksft_exit_fail_msg("/proc/self/pagemap: %s\n", strerror(errno));
-	close(fd);
-	if (!(entry >> 63) || !(entry & ((1ULL << 55) - 1)))
-		ksft_exit_fail_msg("no pfn for %p in pagemap (%#llx)\n", addr,
-				   (unsigned long long)entry);
-	return entry & ((1ULL << 55) - 1);
 }
 
 /*
@@ -147,10 +112,10 @@ static void kcore_hides_pool_page(char *secret)
 	memset(plain, 0x5a, PAGE);
 	memset(secret, 0xa5, PAGE);
 
-	kcore_read_page(page_pfn(plain), buf);
+	kcore_read_page(pagemap_pfn(plain), buf);
 	if (!all_bytes(buf, 0x5a, PAGE))
 		ksft_exit_fail_msg("/proc/kcore does not show an ordinary page's contents\n");
-	kcore_read_page(page_pfn(secret), buf);
+	kcore_read_page(pagemap_pfn(secret), buf);
 	if (all_bytes(buf, 0, PAGE))
 		ksft_test_result_pass("/proc/kcore reads a pool page as zeros\n");
 	else

@@ -21,8 +21,8 @@
 #include <unistd.h>
 
 #include "../kselftest.h"
+#include "unmapped_pool_util.h"
 
-#define POOL_DIR	"/sys/kernel/debug/unmapped_alloc"
 #define HWPOISON_DIR	"/sys/kernel/debug/hwpoison"
 #define PAGE		4096UL
 #define BLOCK_PAGES	512UL
@@ -30,22 +30,7 @@
 
 static long pool_value(const char *key)
 {
-	size_t len = strlen(key);
-	char line[256];
-	long sum = -1;
-	FILE *f = fopen(POOL_DIR "/stats", "r");
-
-	if (!f)
-		ksft_exit_fail_msg("open %s/stats: %s\n", POOL_DIR, strerror(errno));
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, key, len) || line[len] != ' ')
-			continue;
-		sum = (sum < 0 ? 0 : sum) + atol(line + len + 1);
-	}
-	fclose(f);
-	if (sum < 0)
-		ksft_exit_fail_msg("no %s in %s/stats\n", key, POOL_DIR);
-	return sum;
+	return file_value(POOL_DIR "/stats", key);
 }
 
 /* Write @val to @path; returns 0 or the errno of the write. */
@@ -70,21 +55,6 @@ static void drain_pool(void)
 
 	if (err)
 		ksft_exit_fail_msg("write %s/drain: %s\n", POOL_DIR, strerror(err));
-}
-
-static uint64_t pagemap_pfn(void *addr)
-{
-	int fd = open("/proc/self/pagemap", O_RDONLY);
-	off_t off = (uintptr_t)addr / PAGE * sizeof(uint64_t);
-	uint64_t entry = 0;
-
-	if (fd < 0 || pread(fd, &entry, sizeof(entry), off) != sizeof(entry))
-		ksft_exit_fail_msg("/proc/self/pagemap: %s\n", strerror(errno));
-	close(fd);
-	if (!(entry >> 63) || !(entry & ((1ULL << 55) - 1)))
-		ksft_exit_fail_msg("no pfn for %p in pagemap (%#llx)\n", addr,
-				   (unsigned long long)entry);
-	return entry & ((1ULL << 55) - 1);
 }
 
 static bool pfn_hwpoisoned(uint64_t pfn)

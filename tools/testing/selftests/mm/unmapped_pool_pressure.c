@@ -23,32 +23,12 @@
 #include <unistd.h>
 
 #include "../kselftest.h"
+#include "unmapped_pool_util.h"
 
-#define POOL_DIR	"/sys/kernel/debug/unmapped_alloc"
 #define PAGE		4096UL
 #define HELD_MIB	1024UL
 #define KEPT_MIB	64UL
 #define CHURN_MIB	32UL
-
-static long file_value(const char *path, const char *key)
-{
-	size_t len = strlen(key);
-	char line[256];
-	long sum = -1;
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		ksft_exit_fail_msg("open %s: %s\n", path, strerror(errno));
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, key, len) || (line[len] != ' ' && line[len] != ':'))
-			continue;
-		sum = (sum < 0 ? 0 : sum) + atol(line + len + 1);
-	}
-	fclose(f);
-	if (sum < 0)
-		ksft_exit_fail_msg("no %s in %s\n", key, path);
-	return sum;
-}
 
 static void write_file(const char *path, const char *val)
 {
