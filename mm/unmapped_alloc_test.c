@@ -357,8 +357,10 @@ static void ua_hibernation_drains_or_refuses(struct kunit *test)
  */
 static void ua_unpoison(struct page *page)
 {
-	if (TestClearPageHWPoison(page))
+	if (PageHWPoison(page)) {
+		ClearPageHWPoison(page);
 		num_poisoned_pages_sub(page_to_pfn(page), 1);
+	}
 }
 
 static void ua_unpoison_action(void *page)
@@ -369,9 +371,9 @@ static void ua_unpoison_action(void *page)
 /* Undone however the case ends: the suite runs again on a live system. */
 static void ua_poison(struct kunit *test, struct page *page)
 {
+	KUNIT_ASSERT_EQ(test, kunit_add_action(test, ua_unpoison_action, page), 0);
 	SetPageHWPoison(page);
 	num_poisoned_pages_inc(page_to_pfn(page));
-	KUNIT_ASSERT_EQ(test, kunit_add_action(test, ua_unpoison_action, page), 0);
 }
 
 static struct unmapped_pool *ua_poison_test_pool(struct kunit *test)
