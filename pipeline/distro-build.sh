@@ -5,7 +5,7 @@
 # the series' option added.  Builds vmlinux, then kvm.ko, kvm-amd.ko and
 # kvm-intel.ko as single targets: modpost checks every symbol they use
 # against vmlinux and each other.  Prints one line per config: built, or
-# the first error.  Not part of 'make check' (about 20 minutes a config
+# the first error.  Not part of 'make check' (25 to 31 minutes a config
 # here, cold).
 #
 # Changed from Debian's configs, for this build only: no debug info (no
