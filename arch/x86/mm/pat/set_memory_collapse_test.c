@@ -78,9 +78,13 @@ static struct page *dm_alloc_block(struct kunit *test, int level)
 	while (nother--)
 		__free_pages(other[nother], PMD_ORDER);
 	kunit_kfree(test, other);
-	KUNIT_ASSERT_NOT_NULL_MSG(test, page,
-				  "no free 2M block inside a level-%d mapping in %lu tries",
-				  level, tries);
+	/*
+	 * Which 1G pages boot leaves whole, and what is free in them, varies
+	 * from boot to boot (DirectMap1G was 4 GiB in some boots, 5 in most).
+	 */
+	if (!page)
+		kunit_skip(test, "no free 2M block inside a level-%d mapping in %lu tries",
+			   level, tries);
 	return page;
 }
 
