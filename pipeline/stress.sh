@@ -20,7 +20,7 @@ rc=0
 "$REPO/pipeline/boot.sh" pipeline/guest/stress.sh $((GUEST_STRESS_SECONDS * 2 + 900)) || rc=$?
 if [ $rc -eq 0 ]; then
 	passed=$((passed + 1))
-	grep -E '^(VMs|pool:|stress:)|^    ' "$RESULTS/job.log" || true
+	sed -n '/churning processes/,$p' "$RESULTS/job.log"
 else
 	failed=$((failed + 1))
 	log "churn failed (boot.sh status $rc): $RESULTS/job.log, $RESULTS/console.log"
