@@ -107,7 +107,10 @@ struct unmapped_pool {
 	unsigned long blocks_unmapped;
 	unsigned long blocks_restored;
 	unsigned long fallbacks;
-	/* Blocks poisoned or not restorable at release: never freed. */
+	/*
+	 * Blocks poisoned or not restorable at release: freed by a drain
+	 * once they are neither (take_kept_blocks()).
+	 */
 	struct list_head kept;
 	unsigned long blocks_kept;
 	unsigned long pages_shrunk;	/* released by the shrinker */
@@ -711,10 +714,11 @@ static DEFINE_PER_CPU(struct scrub_slot, scrub_slots);
 
 /*
  * Clear @nr pages from any context, those poisoned excepted (they are
- * never read again).  For init_on_free: the pool's free pages hold no
- * data of their last users, as the page allocator's do not.
+ * never read again), and set in @cleared, if given, the bit of each page
+ * cleared.  For init_on_free: the pool's free pages hold no data of their
+ * last users, as the page allocator's do not.
  */
-static void scrub_pages(struct page *page, unsigned long nr)
+static void scrub_pages(struct page *page, unsigned long nr, unsigned long *cleared)
 {
 	struct scrub_slot *slot;
 	unsigned long flags, i;
@@ -722,6 +726,8 @@ static void scrub_pages(struct page *page, unsigned long nr)
 	for (i = 0; i < nr; i++) {
 		if (PageHWPoison(page + i))
 			continue;
+		if (cleared)
+			__set_bit(i, cleared);
 		local_irq_save(flags);
 		slot = this_cpu_ptr(&scrub_slots);
 		set_pte(slot->pte, mk_pte(page + i, PAGE_KERNEL));
@@ -800,6 +806,7 @@ static struct unmapped_block *used_chunk_block(struct unmapped_pool *pool,
 static void pool_free(struct page *page, unsigned int order)
 {
 	struct unmapped_pool *pool = page_pool(page, order);
+	DECLARE_BITMAP(cleared, BLOCK_PAGES);
 	struct unmapped_block *block;
 	unsigned long flags, off, i;
 
@@ -812,22 +819,25 @@ static void pool_free(struct page *page, unsigned int order)
 
 	spin_lock_irqsave(&pool->lock, flags);
 	block = used_chunk_block(pool, page, order);
-	if (block && want_init_on_free()) {
-		off = page_to_pfn(page) - block->pfn;
+	if (!block)
+		goto unlock;
+	off = page_to_pfn(page) - block->pfn;
+	if (want_init_on_free()) {
 		/*
 		 * Neither used nor free while it is cleared: a second free
 		 * is refused, and the block, not free, stays.
 		 */
 		block->state[off] = 0;
 		spin_unlock_irqrestore(&pool->lock, flags);
-		scrub_pages(page, 1UL << order);
+		bitmap_zero(cleared, 1UL << order);
+		scrub_pages(page, 1UL << order, cleared);
 		spin_lock_irqsave(&pool->lock, flags);
-		for (i = 0; i < (1UL << order); i++)
-			if (!PageHWPoison(page + i))
-				__set_bit(off + i, block->zeroed);
+		/* Not what is unpoisoned meanwhile: it was skipped. */
+		for_each_set_bit(i, cleared, 1UL << order)
+			__set_bit(off + i, block->zeroed);
 	}
-	if (block)
-		put_chunk(pool, block, page_to_pfn(page) - block->pfn, order);
+	put_chunk(pool, block, off, order);
+unlock:
 	spin_unlock_irqrestore(&pool->lock, flags);
 }
 
@@ -1039,9 +1049,7 @@ EXPORT_SYMBOL_GPL(unmapped_pages_unmap);
  */
 void unmapped_folio_scrub(struct folio *folio)
 {
-	/* With init_on_free the pool clears it when it is freed. */
-	if (!want_init_on_free())
-		scrub_pages(&folio->page, folio_nr_pages(folio));
+	scrub_pages(&folio->page, folio_nr_pages(folio), NULL);
 }
 
 /**
@@ -1337,13 +1345,33 @@ static void collapse_worker(struct work_struct *work)
 	}
 }
 
-/* Release every whole free block of @pool now, and collapse. */
+/*
+ * Unlink the kept blocks that are no longer poisoned: poison cleared by
+ * unpoison_memory(), or a mapping that failed.  Their release is tried
+ * again; one that fails again is kept again.
+ */
+static void take_kept_blocks(struct unmapped_pool *pool, struct list_head *out)
+{
+	struct unmapped_block *block, *next;
+
+	spin_lock_irq(&pool->lock);
+	list_for_each_entry_safe(block, next, &pool->kept, list) {
+		if (block_hwpoisoned(block))
+			continue;
+		list_move_tail(&block->list, out);
+		pool->blocks_kept--;
+	}
+	spin_unlock_irq(&pool->lock);
+}
+
+/* Release every whole free block of @pool now, kept ones again, and collapse. */
 static unsigned long drain_pool(struct unmapped_pool *pool)
 {
 	unsigned long pages;
 	LIST_HEAD(blocks);
 
 	pages = take_free_blocks(pool, &blocks, ULONG_MAX);
+	take_kept_blocks(pool, &blocks);
 	release_blocks(pool, &blocks, true);
 	flush_work(&pool->collapse_work);
 	return pages;
@@ -1504,14 +1532,16 @@ static struct unmapped_pool * __init pool_create(int nid)
  * free: the pool's free pages too, with what their last users left there.
  * So every block is released before the image is made, and none is taken
  * until hibernation ends; a pool with pages in use refuses hibernation.
- * The kernel that restores an image does the same before it loads it.
+ * The kernel that restores an image drains too, but never refuses: the
+ * image replaces all of its memory, pages in use included.
  * Once pools_frozen is seen set under a pool's lock no block joins that
  * pool, and a block that joined before is seen by the drain.
  */
 static int __maybe_unused pool_pm_callback(struct notifier_block *nb,
 					   unsigned long action, void *data)
 {
-	unsigned long used = 0;
+	unsigned long used = 0, poisoned = 0, kept = 0;
+	struct unmapped_pool *pool;
 	int nid;
 
 	if (action == PM_POST_HIBERNATION || action == PM_POST_RESTORE) {
@@ -1529,13 +1559,18 @@ static int __maybe_unused pool_pm_callback(struct notifier_block *nb,
 		spin_unlock_irq(&pool_of(nid)->lock);
 	}
 	unmapped_alloc_drain();
-	if (!pools_hold_blocks())
+	if (action == PM_RESTORE_PREPARE || !pools_hold_blocks())
 		return NOTIFY_OK;
-	for_each_node(nid)
-		if (pool_of(nid))
-			used += READ_ONCE(pool_of(nid)->pages_used) +
-				READ_ONCE(pool_of(nid)->pages_poisoned);
-	pr_err("unmapped_alloc: %lu pages in use or poisoned: hibernation refused\n", used);
+	for_each_node(nid) {
+		pool = pool_of(nid);
+		if (!pool)
+			continue;
+		used += READ_ONCE(pool->pages_used);
+		poisoned += READ_ONCE(pool->pages_poisoned);
+		kept += READ_ONCE(pool->blocks_kept);
+	}
+	pr_err("unmapped_alloc: hibernation refused: %lu pages in use, %lu poisoned, %lu blocks kept unmapped\n",
+	       used, poisoned, kept);
 	/* The notifier that fails gets no PM_POST_* of its own. */
 	WRITE_ONCE(pools_frozen, false);
 	return notifier_from_errno(-EBUSY);

@@ -320,11 +320,14 @@ static void ua_hibernation_drains_or_refuses(struct kunit *test)
 {
 	struct unmapped_pool *pool = ua_drained_local_pool(test);
 	struct page *page, *again;
+	unsigned long kept;
 	struct ua_counts c;
 
 	if (!IS_ENABLED(CONFIG_HIBERNATION))
 		kunit_skip(test, "CONFIG_HIBERNATION is off");
 	KUNIT_ASSERT_EQ(test, kunit_add_action(test, ua_unfreeze, NULL), 0);
+	ua_read_counts(pool, &c);
+	kept = c.kept;
 	page = unmapped_pages_alloc(GFP_KERNEL, 0);
 	KUNIT_ASSERT_NOT_NULL(test, page);
 	KUNIT_EXPECT_EQ(test, pool_pm_callback(NULL, PM_HIBERNATION_PREPARE, NULL),
@@ -334,11 +337,16 @@ static void ua_hibernation_drains_or_refuses(struct kunit *test)
 	KUNIT_EXPECT_NOT_NULL(test, again);
 	if (again)
 		unmapped_pages_free(again, PMD_ORDER);
+	again = unmapped_pages_alloc(GFP_KERNEL, 0);
+	KUNIT_EXPECT_NOT_NULL(test, again);
+	if (again)
+		unmapped_pages_free(again, 0);
 
 	unmapped_pages_free(page, 0);
 	KUNIT_EXPECT_EQ(test, pool_pm_callback(NULL, PM_HIBERNATION_PREPARE, NULL), NOTIFY_OK);
 	ua_read_counts(pool, &c);
 	KUNIT_EXPECT_EQ(test, c.blocks, 0);
+	KUNIT_EXPECT_EQ(test, c.kept, kept);
 	KUNIT_EXPECT_NULL(test, unmapped_pages_alloc(GFP_KERNEL, 0));
 	ua_read_counts(pool, &c);
 	KUNIT_EXPECT_EQ(test, c.blocks, 0);
@@ -348,6 +356,29 @@ static void ua_hibernation_drains_or_refuses(struct kunit *test)
 	KUNIT_EXPECT_NOT_NULL(test, page);
 	if (page)
 		unmapped_pages_free(page, 0);
+}
+
+/*
+ * The kernel that restores an image drains its pools but never refuses:
+ * the image replaces all of its memory, pages in use included.
+ */
+static void ua_restore_drains_never_refuses(struct kunit *test)
+{
+	struct unmapped_pool *pool = ua_drained_local_pool(test);
+	struct page *page;
+	struct ua_counts c;
+
+	if (!IS_ENABLED(CONFIG_HIBERNATION))
+		kunit_skip(test, "CONFIG_HIBERNATION is off");
+	KUNIT_ASSERT_EQ(test, kunit_add_action(test, ua_unfreeze, NULL), 0);
+	page = unmapped_pages_alloc(GFP_KERNEL, 0);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	KUNIT_EXPECT_EQ(test, pool_pm_callback(NULL, PM_RESTORE_PREPARE, NULL), NOTIFY_OK);
+	ua_read_counts(pool, &c);
+	KUNIT_EXPECT_EQ(test, c.used, 1);
+	KUNIT_EXPECT_EQ(test, c.blocks, 1);
+	pool_pm_callback(NULL, PM_POST_RESTORE, NULL);
+	unmapped_pages_free(page, 0);
 }
 
 /*
@@ -521,6 +552,37 @@ static void ua_generic_free_returns_to_pool(struct kunit *test)
 	unmapped_alloc_drain();
 	KUNIT_EXPECT_FALSE(test, PageUnmappedPool(page));
 	KUNIT_EXPECT_TRUE(test, kernel_page_present(page));
+}
+
+/*
+ * Poison that reaches a block between its unlinking and its release keeps
+ * the block; once unpoisoned, the next drain releases it.
+ */
+static void ua_kept_block_released_after_unpoison(struct kunit *test)
+{
+	struct unmapped_pool *pool = ua_poison_test_pool(test);
+	struct page *page, *poisoned;
+	struct ua_counts c0, c;
+	LIST_HEAD(blocks);
+
+	page = unmapped_pages_alloc(GFP_KERNEL, 0);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	unmapped_pages_free(page, 0);
+	ua_read_counts(pool, &c0);
+	KUNIT_ASSERT_EQ(test, take_free_blocks(pool, &blocks, ULONG_MAX), BLOCK_PAGES);
+	poisoned = chunk_page(list_first_entry(&blocks, struct unmapped_block, list), 1);
+	ua_poison(test, poisoned);
+	release_blocks(pool, &blocks, true);
+	ua_read_counts(pool, &c);
+	KUNIT_EXPECT_EQ(test, c.kept, c0.kept + 1);
+	KUNIT_EXPECT_FALSE(test, kernel_page_present(poisoned));
+
+	ua_unpoison(poisoned);
+	unmapped_alloc_drain();
+	ua_read_counts(pool, &c);
+	KUNIT_EXPECT_EQ(test, c.kept, c0.kept);
+	KUNIT_EXPECT_EQ(test, c.restored, c0.restored + 1);
+	KUNIT_EXPECT_TRUE(test, kernel_page_present(poisoned));
 }
 
 /* A released block is mapped back with no data left in it. */
@@ -989,9 +1051,11 @@ static struct kunit_case unmapped_alloc_cases[] = {
 	KUNIT_CASE(ua_release_leaves_used_pages),
 	KUNIT_CASE(ua_deferred_collapse_after_reuse),
 	KUNIT_CASE(ua_hibernation_drains_or_refuses),
+	KUNIT_CASE(ua_restore_drains_never_refuses),
 	KUNIT_CASE(ua_poisoned_free_page_not_handed_out),
 	KUNIT_CASE(ua_poisoned_subpage_of_freed_folio),
 	KUNIT_CASE(ua_poisoned_page_freed_in_use),
+	KUNIT_CASE(ua_kept_block_released_after_unpoison),
 	KUNIT_CASE(ua_generic_free_returns_to_pool),
 	KUNIT_CASE(ua_release_scrubs),
 	KUNIT_CASE(ua_folio_scrub_clears),
