@@ -3,7 +3,7 @@
 
 P := pipeline
 
-.PHONY: all deps tree build demo check check-configs distro-build bench stress refresh reset-tree clean help
+.PHONY: all deps tree build demo check check-configs check-kasan distro-build bench stress refresh reset-tree clean help
 .NOTPARALLEL:
 
 all: deps build demo			## install, build, run the demo (the main job)
@@ -26,6 +26,10 @@ check: build				## boot once, run every test, print the summary
 
 check-configs: build			## THP-off kernel: build, boot, its tests (tests-nothp.list)
 	@$(P)/check-configs.sh
+
+check-kasan: build			## KASAN+lockdep+DEBUG_VM kernel: build, boot, the whole of tests.list
+	@CHECK_FLAVOURS=kasan CHECK_TESTS_LIST=$(CURDIR)/$(P)/tests.list \
+		CHECK_TIMEOUT=$${CHECK_TIMEOUT:-7200} GUEST_TIMEOUT_SCALE=3 $(P)/check-configs.sh
 
 distro-build: tree			## Debian's amd64, cloud-amd64, rt-amd64 configs: vmlinux + KVM modules
 	@$(P)/distro-build.sh

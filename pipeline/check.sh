@@ -25,7 +25,7 @@ mkdir -p "$RESULTS/logs"
 	logf=$RESULTS/logs/$(echo "$name" | tr '/' '_').log
 	skip_ok=$(printf '%s' "$rest" | sed -n 's/.*skip-ok=//p')
 	start=$SECONDS rc=0
-	timeout 600 "$REPO/$name" >"$logf" 2>&1 || rc=$?
+	timeout $((600 * ${GUEST_TIMEOUT_SCALE:-1})) "$REPO/$name" >"$logf" 2>&1 || rc=$?
 	secs=$((SECONDS - start))
 	reason=$(grep -m1 '^SKIP' "$logf" | sed 's/^SKIP: *//' || true)
 	case $rc in

@@ -5,6 +5,8 @@
 # Needs REPO, KST (selftest outputs) and OUT in the environment.
 set -u
 TESTS=${GUEST_TESTS:-$REPO/pipeline/tests.list}
+# GUEST_TIMEOUT_SCALE multiplies every timeout (make check-kasan: a slower kernel).
+SCALE=${GUEST_TIMEOUT_SCALE:-1}
 DEFAULT_TIMEOUT=600
 RESULTS_TSV=$OUT/results.tsv
 : >"$RESULTS_TSV"
@@ -115,7 +117,7 @@ grep -vE '^[[:space:]]*(#|$)' "$TESTS" | while read -r kind name rest; do
 	case "$rest" in timeout=*) tmo=${rest#timeout=}; tmo=${tmo%% *}; rest=${rest#timeout=$tmo} ;; esac
 	rest=${rest# }
 	case "$rest" in skip-ok=*) skip_ok=${rest#skip-ok=} ;; esac
-	run_one "$kind" "$name" "$tmo" "$skip_ok"
+	run_one "$kind" "$name" $((tmo * SCALE)) "$skip_ok"
 done
 echo done >"$OUT/current"
 ! grep -q '^fail' "$RESULTS_TSV"

@@ -9,7 +9,7 @@ boot_job()
 	export RESULTS=$REPO/build/$name
 	export GMEM_APPEND="${GMEM_APPEND:-} $params"
 	echo "booting with $params"
-	"$REPO/pipeline/boot.sh" "$job" 600 || rc=$?
+	"$REPO/pipeline/boot.sh" "$job" $((600 * ${GUEST_TIMEOUT_SCALE:-1})) || rc=$?
 	sed 's/^/    /' "$RESULTS/job.log" 2>/dev/null | tail -n 20
 	if [ $rc -ne 0 ]; then
 		echo "not ok 1 - $what (boot.sh exit $rc, see $RESULTS)"

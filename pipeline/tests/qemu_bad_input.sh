@@ -13,7 +13,7 @@ export RESULTS=$REPO/build/results-no-type
 export GMEM_APPEND="${GMEM_APPEND:-} kvm.tdp_mmu=0"
 echo "booting with kvm.tdp_mmu=0"
 rc=0
-"$REPO/pipeline/boot.sh" pipeline/guest/no-sw-protected.sh 600 || rc=$?
+"$REPO/pipeline/boot.sh" pipeline/guest/no-sw-protected.sh $((600 * ${GUEST_TIMEOUT_SCALE:-1})) || rc=$?
 sed 's/^/    /' "$RESULTS/job.log" 2>/dev/null | tail -n 20
 if [ $rc -ne 0 ]; then
 	echo "not ok - sw-protected-guest without the VM type (boot.sh exit $rc, see $RESULTS)"
