@@ -56,8 +56,8 @@
 #include <linux/mutex.h>
 #include <linux/nodemask.h>
 #include <linux/page-isolation.h>
-#include <linux/suspend.h>
 #include <linux/seq_file.h>
+#include <linux/suspend.h>
 #include <linux/set_memory.h>
 #include <linux/shrinker.h>
 #include <linux/slab.h>
@@ -113,6 +113,8 @@ struct unmapped_pool {
 	 */
 	struct list_head kept;
 	unsigned long blocks_kept;
+	/* Unlinked, and neither freed nor kept yet: release_blocks() runs. */
+	unsigned long blocks_releasing;
 	unsigned long pages_shrunk;	/* released by the shrinker */
 	unsigned long pages_poisoned;	/* neither free nor used: never handed out */
 	unsigned long pages_zeroed;	/* handed out with __GFP_ZERO */
@@ -701,9 +703,9 @@ static int zero_chunk(struct unmapped_pool *pool, struct page *page,
 
 /*
  * A page of address space per CPU and its PTE, to reach pool pages from
- * any context: used with interrupts off and torn down with a flush of
- * this CPU's TLB only, as kmap_local() does where it maps highmem.  No
- * other CPU ever uses the address.
+ * any context but NMI: used with interrupts off and torn down with a
+ * flush of this CPU's TLB only, as kmap_local() does where it maps
+ * highmem.  No other CPU ever uses the address.
  */
 struct scrub_slot {
 	unsigned long addr;
@@ -713,9 +715,9 @@ struct scrub_slot {
 static DEFINE_PER_CPU(struct scrub_slot, scrub_slots);
 
 /*
- * Clear @nr pages from any context, those poisoned excepted (they are
- * never read again), and set in @cleared, if given, the bit of each page
- * cleared.  For init_on_free: the pool's free pages hold no data of their
+ * Clear @nr pages from any context but NMI, those poisoned excepted
+ * (they are never read again), and set in @cleared, if given, the bit of
+ * each page cleared.  For init_on_free: the pool's free pages hold no data of their
  * last users, as the page allocator's do not.
  */
 static void scrub_pages(struct page *page, unsigned long nr, unsigned long *cleared)
@@ -1045,7 +1047,7 @@ EXPORT_SYMBOL_GPL(unmapped_pages_unmap);
  * For users that clear their data when they free it, as secretmem does:
  * the pool's free pages then hold none of it.  No TLB shootdown.
  *
- * Context: Any context.
+ * Context: Any context but NMI.
  */
 void unmapped_folio_scrub(struct folio *folio)
 {
@@ -1122,15 +1124,18 @@ bool unmapped_alloc_available(void)
 }
 EXPORT_SYMBOL_GPL(unmapped_alloc_available);
 
-/* Whether any pool holds a block, kept ones included. */
+/* Whether any pool holds a block, kept ones and those in release included. */
 static bool pools_hold_blocks(void)
 {
+	struct unmapped_pool *pool;
 	int nid;
 
-	for_each_node(nid)
-		if (pool_of(nid) && (READ_ONCE(pool_of(nid)->nr_blocks) ||
-				     READ_ONCE(pool_of(nid)->blocks_kept)))
+	for_each_node(nid) {
+		pool = pool_of(nid);
+		if (pool && (READ_ONCE(pool->nr_blocks) || READ_ONCE(pool->blocks_kept) ||
+			     READ_ONCE(pool->blocks_releasing)))
 			return true;
+	}
 	return false;
 }
 
@@ -1151,6 +1156,7 @@ static unsigned long unlink_block(struct unmapped_pool *pool,
 	xa_unlock(&blocks_by_pfn);
 	list_move(&block->list, out);
 	pool->nr_blocks--;
+	pool->blocks_releasing++;
 	pool_account(pool, -(1L << block->order), 0);
 	return 1UL << block->order;
 }
@@ -1314,6 +1320,7 @@ static void release_blocks(struct unmapped_pool *pool, struct list_head *blocks,
 	spin_lock_irq(&pool->lock);
 	pool->blocks_restored += restored;
 	pool->blocks_kept += kept;
+	pool->blocks_releasing -= restored + kept;
 	list_splice(&keep, &pool->kept);
 	list_splice(&later, &pool->to_collapse);
 	spin_unlock_irq(&pool->lock);
@@ -1360,6 +1367,7 @@ static void take_kept_blocks(struct unmapped_pool *pool, struct list_head *out)
 			continue;
 		list_move_tail(&block->list, out);
 		pool->blocks_kept--;
+		pool->blocks_releasing++;
 	}
 	spin_unlock_irq(&pool->lock);
 }
@@ -1520,28 +1528,60 @@ static struct unmapped_pool * __init pool_create(int nid)
 	return pool;
 }
 
-/*
- * Memory going offline must hold no pool block: free ones go back to the
- * page allocator, whose isolated free lists then hold them; a block with
- * pages in use fails the offlining at once instead of leaving it to retry
- * migrations that cannot succeed.  Their direct map is collapsed later
- * by collapse_work (collapsing takes the hotplug lock, held here).
- */
+/* What keeps a block in some pool: pages in use, poisoned, kept blocks. */
+struct pools_load {
+	unsigned long used, poisoned, kept, releasing;
+};
+
+static bool pools_load(struct pools_load *l)
+{
+	struct unmapped_pool *pool;
+	int nid;
+
+	memset(l, 0, sizeof(*l));
+	for_each_node(nid) {
+		pool = pool_of(nid);
+		if (!pool)
+			continue;
+		l->used += READ_ONCE(pool->pages_used);
+		l->poisoned += READ_ONCE(pool->pages_poisoned);
+		l->kept += READ_ONCE(pool->blocks_kept);
+		l->releasing += READ_ONCE(pool->blocks_releasing);
+	}
+	return l->used || l->poisoned || l->kept;
+}
+
+static bool pools_in_use(void)
+{
+	struct pools_load l;
+
+	return pools_load(&l);
+}
+
+static int refuse_hibernation(void)
+{
+	struct pools_load l;
+
+	pools_load(&l);
+	pr_err("unmapped_alloc: hibernation refused: %lu pages in use, %lu poisoned, %lu blocks kept unmapped, %lu being released\n",
+	       l.used, l.poisoned, l.kept, l.releasing);
+	return notifier_from_errno(-EBUSY);
+}
+
 /*
  * A hibernation image holds every page the page allocator does not count
  * free: the pool's free pages too, with what their last users left there.
  * So every block is released before the image is made, and none is taken
- * until hibernation ends; a pool with pages in use refuses hibernation.
- * The kernel that restores an image drains too, but never refuses: the
- * image replaces all of its memory, pages in use included.
+ * until hibernation ends.  A pool with pages in use refuses hibernation
+ * before anything is frozen or drained: its users keep allocating.  The
+ * kernel that restores an image drains too, but never refuses: the image
+ * replaces all of its memory, pages in use included.
  * Once pools_frozen is seen set under a pool's lock no block joins that
  * pool, and a block that joined before is seen by the drain.
  */
-static int __maybe_unused pool_pm_callback(struct notifier_block *nb,
-					   unsigned long action, void *data)
+static int pool_pm_callback(struct notifier_block *nb, unsigned long action,
+			    void *data)
 {
-	unsigned long used = 0, poisoned = 0, kept = 0;
-	struct unmapped_pool *pool;
 	int nid;
 
 	if (action == PM_POST_HIBERNATION || action == PM_POST_RESTORE) {
@@ -1550,6 +1590,8 @@ static int __maybe_unused pool_pm_callback(struct notifier_block *nb,
 	}
 	if (action != PM_HIBERNATION_PREPARE && action != PM_RESTORE_PREPARE)
 		return NOTIFY_DONE;
+	if (action == PM_HIBERNATION_PREPARE && pools_in_use())
+		return refuse_hibernation();
 
 	WRITE_ONCE(pools_frozen, true);
 	for_each_node(nid) {
@@ -1561,21 +1603,18 @@ static int __maybe_unused pool_pm_callback(struct notifier_block *nb,
 	unmapped_alloc_drain();
 	if (action == PM_RESTORE_PREPARE || !pools_hold_blocks())
 		return NOTIFY_OK;
-	for_each_node(nid) {
-		pool = pool_of(nid);
-		if (!pool)
-			continue;
-		used += READ_ONCE(pool->pages_used);
-		poisoned += READ_ONCE(pool->pages_poisoned);
-		kept += READ_ONCE(pool->blocks_kept);
-	}
-	pr_err("unmapped_alloc: hibernation refused: %lu pages in use, %lu poisoned, %lu blocks kept unmapped\n",
-	       used, poisoned, kept);
 	/* The notifier that fails gets no PM_POST_* of its own. */
 	WRITE_ONCE(pools_frozen, false);
-	return notifier_from_errno(-EBUSY);
+	return refuse_hibernation();
 }
 
+/*
+ * Memory going offline must hold no pool block: free ones go back to the
+ * page allocator, whose isolated free lists then hold them; a block with
+ * pages in use fails the offlining at once instead of leaving it to retry
+ * migrations that cannot succeed.  Their direct map is collapsed later
+ * by collapse_work (collapsing takes the hotplug lock, held here).
+ */
 static int pool_memory_callback(struct notifier_block *nb,
 				unsigned long action, void *arg)
 {

@@ -328,10 +328,16 @@ static void ua_hibernation_drains_or_refuses(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, kunit_add_action(test, ua_unfreeze, NULL), 0);
 	ua_read_counts(pool, &c);
 	kept = c.kept;
+	again = unmapped_pages_alloc(GFP_KERNEL, PMD_ORDER);
+	KUNIT_ASSERT_NOT_NULL(test, again);
 	page = unmapped_pages_alloc(GFP_KERNEL, 0);
 	KUNIT_ASSERT_NOT_NULL(test, page);
+	unmapped_pages_free(again, PMD_ORDER);
+	/* Refused before anything is drained: the free block stays. */
 	KUNIT_EXPECT_EQ(test, pool_pm_callback(NULL, PM_HIBERNATION_PREPARE, NULL),
 			notifier_from_errno(-EBUSY));
+	ua_read_counts(pool, &c);
+	KUNIT_EXPECT_EQ(test, c.blocks, 2);
 	/* The notifier that refused gets no PM_POST_*: nothing stays frozen. */
 	again = unmapped_pages_alloc(GFP_KERNEL, PMD_ORDER);
 	KUNIT_EXPECT_NOT_NULL(test, again);
@@ -1015,6 +1021,7 @@ static void ua_deferred_collapse_after_reuse(struct kunit *test)
 	count_vm_event(UNMAPPED_BLOCK_RESTORE);
 	spin_lock_irq(&pool->lock);
 	pool->blocks_restored++;
+	pool->blocks_releasing--;
 	list_move(&block->list, &pool->to_collapse);
 	spin_unlock_irq(&pool->lock);
 
