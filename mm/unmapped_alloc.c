@@ -120,6 +120,7 @@ struct unmapped_pool {
 	unsigned long pages_zeroed;	/* handed out with __GFP_ZERO */
 	unsigned long pages_unzeroed;	/* handed out as the last user left them */
 	unsigned long window_maps;	/* uses of the window: a TLB flush each */
+	unsigned long slot_clears;	/* reused 4K chunks cleared at a CPU's slot */
 
 	/*
 	 * Released blocks whose direct map is collapsed later, by
@@ -686,21 +687,6 @@ static void window_unmap(struct unmapped_pool *pool, unsigned int order)
 	mutex_unlock(&pool->window_lock);
 }
 
-static int zero_chunk(struct unmapped_pool *pool, struct page *page,
-		      unsigned int order)
-{
-	void *addr;
-
-	if (should_fail(&fail_unmapped_alloc, PAGE_SIZE << order))
-		return -ENOMEM;
-	addr = window_map(pool, page, order);
-	if (!addr)
-		return -ENOMEM;
-	memset(addr, 0, PAGE_SIZE << order);
-	window_unmap(pool, order);
-	return 0;
-}
-
 /*
  * A page of address space per CPU and its PTE, to reach pool pages from
  * any context but NMI: used with interrupts off and torn down with a
@@ -710,9 +696,32 @@ static int zero_chunk(struct unmapped_pool *pool, struct page *page,
 struct scrub_slot {
 	unsigned long addr;
 	pte_t *pte;
+	unsigned long irq_flags;	/* of slot_map(), for slot_unmap() */
 };
 
 static DEFINE_PER_CPU(struct scrub_slot, scrub_slots);
+
+/* Map @page at this CPU's slot; interrupts stay off until slot_unmap(). */
+static void *slot_map(struct page *page)
+{
+	struct scrub_slot *slot;
+	unsigned long flags;
+
+	local_irq_save(flags);
+	slot = this_cpu_ptr(&scrub_slots);
+	slot->irq_flags = flags;
+	set_pte(slot->pte, mk_pte(page, PAGE_KERNEL));
+	return (void *)slot->addr;
+}
+
+static void slot_unmap(void)
+{
+	struct scrub_slot *slot = this_cpu_ptr(&scrub_slots);
+
+	pte_clear(&init_mm, slot->addr, slot->pte);
+	flush_tlb_one_kernel(slot->addr);
+	local_irq_restore(slot->irq_flags);
+}
 
 /*
  * Clear @nr pages from any context but NMI, those poisoned excepted
@@ -722,22 +731,42 @@ static DEFINE_PER_CPU(struct scrub_slot, scrub_slots);
  */
 static void scrub_pages(struct page *page, unsigned long nr, unsigned long *cleared)
 {
-	struct scrub_slot *slot;
-	unsigned long flags, i;
+	unsigned long i;
 
 	for (i = 0; i < nr; i++) {
 		if (PageHWPoison(page + i))
 			continue;
 		if (cleared)
 			__set_bit(i, cleared);
-		local_irq_save(flags);
-		slot = this_cpu_ptr(&scrub_slots);
-		set_pte(slot->pte, mk_pte(page + i, PAGE_KERNEL));
-		clear_page((void *)slot->addr);
-		pte_clear(&init_mm, slot->addr, slot->pte);
-		flush_tlb_one_kernel(slot->addr);
-		local_irq_restore(flags);
+		clear_page(slot_map(page + i));
+		slot_unmap();
 	}
+}
+
+/*
+ * Clear a chunk a previous user had.  A 4K chunk is cleared at this CPU's
+ * slot, so that 4K users (secretmem faults, refaults after a split) send
+ * no TLB shootdown per page; a larger one through the window, one flush
+ * for the whole chunk.
+ */
+static int zero_chunk(struct unmapped_pool *pool, struct page *page,
+		      unsigned int order)
+{
+	void *addr;
+
+	if (should_fail(&fail_unmapped_alloc, PAGE_SIZE << order))
+		return -ENOMEM;
+	if (!order) {
+		clear_page(slot_map(page));
+		slot_unmap();
+		return 0;
+	}
+	addr = window_map(pool, page, order);
+	if (!addr)
+		return -ENOMEM;
+	memset(addr, 0, PAGE_SIZE << order);
+	window_unmap(pool, order);
+	return 0;
 }
 
 static int __init scrub_slot_pte(pte_t *pte, unsigned long addr, void *data)
@@ -880,7 +909,7 @@ struct page *unmapped_pages_alloc_node(int nid, gfp_t gfp, unsigned int order)
 	struct unmapped_pool *pool;
 	struct alloc_target t;
 	struct page *page;
-	bool zeroed = false;
+	bool zeroed = false, cleared;
 
 	if (WARN_ONCE(order > PMD_ORDER, "unmapped_alloc: order %u above %u\n",
 		      order, PMD_ORDER))
@@ -909,7 +938,8 @@ struct page *unmapped_pages_alloc_node(int nid, gfp_t gfp, unsigned int order)
 	/* Another node's pool may have served it. */
 	pool = pool_of(page_to_nid(page));
 
-	if ((gfp & __GFP_ZERO) && !zeroed && zero_chunk(pool, page, order)) {
+	cleared = (gfp & __GFP_ZERO) && !zeroed;
+	if (cleared && zero_chunk(pool, page, order)) {
 		pool_free(page, order);
 		return NULL;
 	}
@@ -918,6 +948,8 @@ struct page *unmapped_pages_alloc_node(int nid, gfp_t gfp, unsigned int order)
 		pool->pages_zeroed += 1UL << order;
 	else
 		pool->pages_unzeroed += 1UL << order;
+	if (cleared && !order)
+		pool->slot_clears++;
 	spin_unlock_irq(&pool->lock);
 	set_page_count(page, 1);
 	if ((gfp & __GFP_COMP) && order)
@@ -1450,8 +1482,9 @@ static int stats_show(struct seq_file *m, void *v)
 		seq_printf(m, "fallbacks %lu\nblocks_kept %lu\npages_poisoned %lu\npages_shrunk %lu\n",
 			   pool->fallbacks, pool->blocks_kept, pool->pages_poisoned,
 			   pool->pages_shrunk);
-		seq_printf(m, "pages_zeroed %lu\npages_unzeroed %lu\nwindow_maps %lu\n",
-			   pool->pages_zeroed, pool->pages_unzeroed, pool->window_maps);
+		seq_printf(m, "pages_zeroed %lu\npages_unzeroed %lu\nwindow_maps %lu\nslot_clears %lu\n",
+			   pool->pages_zeroed, pool->pages_unzeroed, pool->window_maps,
+			   pool->slot_clears);
 		spin_unlock_irq(&pool->lock);
 	}
 	return 0;

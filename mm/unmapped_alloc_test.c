@@ -1048,6 +1048,35 @@ static void ua_deferred_collapse_after_reuse(struct kunit *test)
 	unmapped_alloc_drain();
 }
 
+/*
+ * A 4K chunk a previous user wrote is cleared at this CPU's slot when it
+ * is handed out again with __GFP_ZERO: no window, so no TLB shootdown.
+ */
+static void ua_reused_page_cleared_at_slot(struct kunit *test)
+{
+	struct unmapped_pool *pool = ua_drained_local_pool(test);
+	unsigned long maps, clears;
+	struct page *page, *again;
+
+	page = unmapped_pages_alloc(GFP_KERNEL, 0);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	ua_fill(test, page, 0, 0x5a);
+	unmapped_pages_free(page, 0);
+	spin_lock_irq(&pool->lock);
+	maps = pool->window_maps;
+	clears = pool->slot_clears;
+	spin_unlock_irq(&pool->lock);
+
+	/* The block is one free chunk again: its first page comes back. */
+	again = unmapped_pages_alloc(GFP_KERNEL | __GFP_ZERO, 0);
+	KUNIT_ASSERT_PTR_EQ(test, again, page);
+	KUNIT_EXPECT_EQ(test, pool->slot_clears, clears + 1);
+	KUNIT_EXPECT_EQ(test, pool->window_maps, maps);
+	KUNIT_EXPECT_TRUE(test, ua_chunk_zero(test, again, 0));
+	unmapped_pages_free(again, 0);
+	unmapped_alloc_drain();
+}
+
 static struct kunit_case unmapped_alloc_cases[] = {
 	KUNIT_CASE(ua_alloc_free_every_order),
 	KUNIT_CASE(ua_zero_hides_previous_data),
@@ -1071,6 +1100,7 @@ static struct kunit_case unmapped_alloc_cases[] = {
 	KUNIT_CASE(ua_account_charges_memcg),
 	KUNIT_CASE(ua_alloc_failures),
 	KUNIT_CASE(ua_fresh_block_zeroed_without_window),
+	KUNIT_CASE(ua_reused_page_cleared_at_slot),
 	{}
 };
 

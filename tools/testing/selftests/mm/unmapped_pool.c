@@ -8,12 +8,14 @@
  * Taking the memory removes whole 2 MiB blocks from the direct map
  * without splitting it into 4 KiB pages; /proc/kcore reads pool pages as
  * zeros; closing gives the pages back to the pool; draining the pool
- * puts the direct map back as it was.
+ * puts the direct map back as it was.  secretmem faulted again on the
+ * pool's reused pages costs no TLB shootdown per page.
  */
 #define _GNU_SOURCE
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -21,7 +23,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/falloc.h>
@@ -32,6 +36,11 @@
 
 #define SIZE_MIB	1024UL
 #define PAGE		4096UL
+#define REUSE_MIB	64UL
+/* TLB shootdowns allowed per 2 MiB of reused memory handed out again. */
+#define REUSE_FLUSHES_PER_2M	2
+#define TRACING		"/sys/kernel/tracing"
+#define TRACE_INSTANCE	TRACING "/instances/unmapped_pool"
 
 struct snapshot {
 	long dm4k, dm2m, dm1g;		/* kB, /proc/meminfo */
@@ -218,6 +227,134 @@ static void test_guest_memfd(int kvm, bool mixed, const char *what)
 	expect_restored(&before, what);
 }
 
+static void write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY);
+
+	if (fd < 0 || write(fd, val, strlen(val)) != (ssize_t)strlen(val))
+		ksft_exit_fail_msg("write %s: %s\n", path, strerror(errno));
+	close(fd);
+}
+
+/* Cross-CPU function calls so far, all CPUs (CAL in /proc/interrupts). */
+static long cross_cpu_calls(void)
+{
+	char line[4096], *p, *end;
+	FILE *f = fopen("/proc/interrupts", "r");
+	long sum = -1, n;
+
+	if (!f)
+		ksft_exit_fail_msg("/proc/interrupts: %s\n", strerror(errno));
+	while (fgets(line, sizeof(line), f)) {
+		p = line + strspn(line, " ");
+		if (strncmp(p, "CAL:", 4))
+			continue;
+		sum = 0;
+		for (p += 4; ; p = end) {
+			n = strtol(p, &end, 10);
+			if (end == p)
+				break;
+			sum += n;
+		}
+	}
+	fclose(f);
+	if (sum < 0)
+		ksft_exit_fail_msg("no CAL line in /proc/interrupts\n");
+	return sum;
+}
+
+/*
+ * Which cross-CPU calls are TLB shootdowns: the csd_queue_cpu event names
+ * the function each one runs, once per target CPU.  The rest of CAL is timers and
+ * wakeups, which grow with the time a slow (TCG) run takes.  A trace
+ * instance of its own leaves the global trace alone.
+ */
+static bool ipi_trace_start(void)
+{
+	if (access(TRACING "/instances", F_OK) &&
+	    mount("nodev", TRACING, "tracefs", 0, NULL))
+		return false;
+	if (mkdir(TRACE_INSTANCE, 0755) && errno != EEXIST)
+		return false;
+	if (access(TRACE_INSTANCE "/events/csd/csd_queue_cpu/enable", W_OK)) {
+		rmdir(TRACE_INSTANCE);
+		return false;
+	}
+	write_file(TRACE_INSTANCE "/buffer_size_kb", "8192");
+	write_file(TRACE_INSTANCE "/events/csd/csd_queue_cpu/enable", "1");
+	return true;
+}
+
+static long ipi_trace_stop_tlb_flushes(void)
+{
+	static const char * const flushes[] = {
+		"func=do_kernel_range_flush", "func=do_flush_tlb_all",
+		"func=flush_tlb_func",
+	};
+	FILE *f = fopen(TRACE_INSTANCE "/trace", "r");
+	char line[512];
+	long n = 0;
+	size_t i;
+
+	write_file(TRACE_INSTANCE "/events/csd/csd_queue_cpu/enable", "0");
+	if (!f)
+		ksft_exit_fail_msg("%s/trace: %s\n", TRACE_INSTANCE, strerror(errno));
+	while (fgets(line, sizeof(line), f))
+		for (i = 0; i < ARRAY_SIZE(flushes); i++)
+			n += !!strstr(line, flushes[i]);
+	fclose(f);
+	rmdir(TRACE_INSTANCE);
+	return n;
+}
+
+/* Fault @size of secretmem 4 KiB at a time, then close it. */
+static void secretmem_round(unsigned long size)
+{
+	int fd = syscall(__NR_memfd_secret, 0);
+	unsigned long off;
+	char *mem;
+
+	if (fd < 0 || ftruncate(fd, size))
+		ksft_exit_fail_msg("memfd_secret: %s\n", strerror(errno));
+	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (mem == MAP_FAILED)
+		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
+	for (off = 0; off < size; off += PAGE)
+		mem[off] = 1;
+	munmap(mem, size);
+	close(fd);
+}
+
+/*
+ * The second round gets the pages the first one freed: the pool clears
+ * each before handing it out, on this CPU, with no TLB shootdown.  Pinned
+ * to one CPU, so that unmapping the user's mapping sends none either.
+ */
+static void test_secretmem_reuse(void)
+{
+	unsigned long size = REUSE_MIB << 20, limit = REUSE_FLUSHES_PER_2M * (size >> 21);
+	long calls, flushes;
+	cpu_set_t one;
+
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	if (sched_setaffinity(0, sizeof(one), &one))
+		ksft_exit_fail_msg("sched_setaffinity: %s\n", strerror(errno));
+	secretmem_round(size);
+	if (!ipi_trace_start()) {
+		ksft_test_result_skip("secretmem again on reused pool pages: no tracefs csd events to tell TLB shootdowns apart\n");
+		return;
+	}
+	calls = cross_cpu_calls();
+	secretmem_round(size);
+	calls = cross_cpu_calls() - calls;
+	flushes = ipi_trace_stop_tlb_flushes();
+	ksft_test_result(flushes <= (long)limit,
+			 "secretmem %lu MiB again on reused pool pages: %ld TLB shootdowns, at most %lu expected (%ld cross-CPU calls in all)\n",
+			 REUSE_MIB, flushes, limit, calls);
+	drain_pool();
+}
+
 int main(void)
 {
 	struct rlimit unlimited = { RLIM_INFINITY, RLIM_INFINITY };
@@ -229,7 +366,7 @@ int main(void)
 	ksft_print_header();
 	if (access(POOL_DIR "/drain", W_OK))
 		ksft_exit_skip("no %s (CONFIG_UNMAPPED_ALLOC, debugfs, root)\n", POOL_DIR);
-	ksft_set_plan(16);
+	ksft_set_plan(17);
 
 	/* secretmem is charged to RLIMIT_MEMLOCK as it is faulted. */
 	if (setrlimit(RLIMIT_MEMLOCK, &unlimited))
@@ -275,6 +412,8 @@ int main(void)
 	       before.dm1g, drained.dm1g);
 	expect(drained.dm4k == before.dm4k, "DirectMap4k is back to its value before",
 	       before.dm4k, drained.dm4k);
+
+	test_secretmem_reuse();
 
 	kvm = open("/dev/kvm", O_RDWR);
 	if (kvm < 0)
