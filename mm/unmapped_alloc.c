@@ -30,7 +30,7 @@
  * cache's irq-safe xa_lock, and frees may come from any context), never
  * held while the direct map changes or memory is allocated, zeroed or
  * freed.  pool->window_lock serialises users of the pool's window, a
- * short-lived mapping for zeroing and for unmapped_pages_map().
+ * short-lived mapping for zeroing chunks larger than a page.
  * blocks_by_pfn has its own lock; a block is added to it before it joins
  * its pool and removed under pool->lock when it leaves, so a block found
  * there under pool->lock is alive.
@@ -709,6 +709,8 @@ static void *slot_map(struct page *page)
 
 	local_irq_save(flags);
 	slot = this_cpu_ptr(&scrub_slots);
+	/* One page at a time: a second map would lose the first's flags. */
+	VM_WARN_ON_ONCE(pte_present(ptep_get(slot->pte)));
 	slot->irq_flags = flags;
 	set_pte(slot->pte, mk_pte(page, PAGE_KERNEL));
 	return (void *)slot->addr;
@@ -1036,41 +1038,36 @@ void unmapped_pool_free_frozen(struct page *page, unsigned int order)
 }
 
 /**
- * unmapped_pages_map - map pool pages for a short while
- * @page: first page of a chunk the caller holds
- * @order: log2 of the number of pages to map, at most PMD_ORDER
+ * unmapped_page_map_local - map one pool page on this CPU for a moment
+ * @page: a page of the pool the caller holds
  *
- * For the few users that must write or flush pool pages from the kernel
- * (copying a guest's initial image in, flushing caches by address).  The
- * mapping goes away, TLB flushed, with unmapped_pages_unmap(); one window
- * exists per node and its users are serialised, so never map twice.
+ * For the few users that must write or flush pool pages by address
+ * (copying a guest's initial image in, flushing caches).  The page is
+ * mapped at this CPU's slot with interrupts off until
+ * unmapped_page_unmap_local(), which removes the mapping and flushes this
+ * CPU's TLB only: no other CPU ever saw it, so no TLB shootdown is sent.
+ * One page at a time: never map twice before unmapping.
  *
- * Context: Process context; sleeps on the node's window lock.
- * Return: the address of the mapping, or NULL if @page is not the pool's
- * or the mapping failed.
+ * Context: Any context but NMI; the caller must not sleep or fault until
+ * unmapped_page_unmap_local().
+ * Return: the address of the page.
  */
-void *unmapped_pages_map(struct page *page, unsigned int order)
+void *unmapped_page_map_local(struct page *page)
 {
-	struct unmapped_pool *pool = pool_of(page_to_nid(page));
-
-	if (!pool || order > PMD_ORDER || !PageUnmappedPool(page))
-		return NULL;
-	return window_map(pool, page, order);
+	return slot_map(page);
 }
-EXPORT_SYMBOL_GPL(unmapped_pages_map);
+EXPORT_SYMBOL_GPL(unmapped_page_map_local);
 
 /**
- * unmapped_pages_unmap - remove a mapping made by unmapped_pages_map()
- * @page: the page passed to unmapped_pages_map()
- * @order: the order passed to unmapped_pages_map()
+ * unmapped_page_unmap_local - remove the mapping of unmapped_page_map_local()
  *
- * Context: Process context.
+ * Context: on the CPU, and in the context, that mapped the page.
  */
-void unmapped_pages_unmap(struct page *page, unsigned int order)
+void unmapped_page_unmap_local(void)
 {
-	window_unmap(pool_of(page_to_nid(page)), order);
+	slot_unmap();
 }
-EXPORT_SYMBOL_GPL(unmapped_pages_unmap);
+EXPORT_SYMBOL_GPL(unmapped_page_unmap_local);
 
 /**
  * unmapped_folio_scrub - clear a pool folio its user is done with

@@ -619,23 +619,55 @@ static void ua_release_scrubs(struct kunit *test)
 /* Fill a pool chunk with @c through the window. */
 static void ua_fill(struct kunit *test, struct page *page, unsigned int order, int c)
 {
-	void *map = unmapped_pages_map(page, order);
+	struct unmapped_pool *pool = pool_of(page_to_nid(page));
+	void *map = window_map(pool, page, order);
 
 	KUNIT_ASSERT_NOT_NULL(test, map);
 	memset(map, c, PAGE_SIZE << order);
-	unmapped_pages_unmap(page, order);
+	window_unmap(pool, order);
 }
 
 /* Whether a pool chunk, free or not, holds only zeros. */
 static bool ua_chunk_zero(struct kunit *test, struct page *page, unsigned int order)
 {
-	void *map = unmapped_pages_map(page, order);
+	struct unmapped_pool *pool = pool_of(page_to_nid(page));
+	void *map = window_map(pool, page, order);
 	bool zero;
 
 	KUNIT_ASSERT_NOT_NULL(test, map);
 	zero = !memchr_inv(map, 0, PAGE_SIZE << order);
-	unmapped_pages_unmap(page, order);
+	window_unmap(pool, order);
 	return zero;
+}
+
+/*
+ * A page mapped for a moment at this CPU's slot reads and writes what
+ * the window sees, and the slot is empty again afterwards.
+ */
+static void ua_map_local(struct kunit *test)
+{
+	struct unmapped_pool *pool = ua_drained_local_pool(test);
+	struct page *page = unmapped_pages_alloc(GFP_KERNEL, 1);
+	unsigned long maps;
+	int cpu;
+	u8 *map;
+
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	ua_fill(test, page, 1, 0x3c);
+	maps = pool->window_maps;
+	map = unmapped_page_map_local(page + 1);
+	KUNIT_EXPECT_TRUE(test, irqs_disabled());
+	KUNIT_EXPECT_EQ(test, map[0], 0x3c);
+	memset(map, 0, PAGE_SIZE);
+	unmapped_page_unmap_local();
+	KUNIT_EXPECT_FALSE(test, irqs_disabled());
+	for_each_possible_cpu(cpu)
+		KUNIT_EXPECT_TRUE(test, pte_none(ptep_get(per_cpu_ptr(&scrub_slots, cpu)->pte)));
+	KUNIT_EXPECT_EQ(test, pool->window_maps, maps);
+	KUNIT_EXPECT_FALSE(test, ua_chunk_zero(test, page, 1));
+	KUNIT_EXPECT_TRUE(test, ua_chunk_zero(test, page + 1, 0));
+	unmapped_pages_free(page, 1);
+	unmapped_alloc_drain();
 }
 
 /* unmapped_folio_scrub() clears every page of a folio, mapped or not. */
@@ -1101,6 +1133,7 @@ static struct kunit_case unmapped_alloc_cases[] = {
 	KUNIT_CASE(ua_alloc_failures),
 	KUNIT_CASE(ua_fresh_block_zeroed_without_window),
 	KUNIT_CASE(ua_reused_page_cleared_at_slot),
+	KUNIT_CASE(ua_map_local),
 	{}
 };
 

@@ -15,8 +15,8 @@ struct page;
 struct page *unmapped_pages_alloc_node(int nid, gfp_t gfp, unsigned int order);
 void unmapped_pages_free(struct page *page, unsigned int order);
 struct folio *unmapped_folio_alloc_node(int nid, gfp_t gfp, unsigned int order);
-void *unmapped_pages_map(struct page *page, unsigned int order);
-void unmapped_pages_unmap(struct page *page, unsigned int order);
+void *unmapped_page_map_local(struct page *page);
+void unmapped_page_unmap_local(void);
 void unmapped_folio_scrub(struct folio *folio);
 int unmapped_filemap_add_folio(struct address_space *mapping,
 			       struct folio *folio, pgoff_t index, gfp_t gfp);
@@ -38,12 +38,13 @@ static inline struct folio *unmapped_folio_alloc_node(int nid, gfp_t gfp,
 	return NULL;
 }
 
-static inline void *unmapped_pages_map(struct page *page, unsigned int order)
+/* Never called: without the pool no page is the pool's. */
+static inline void *unmapped_page_map_local(struct page *page)
 {
 	return NULL;
 }
 
-static inline void unmapped_pages_unmap(struct page *page, unsigned int order)
+static inline void unmapped_page_unmap_local(void)
 {
 }
 
