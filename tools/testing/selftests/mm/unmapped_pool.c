@@ -307,21 +307,23 @@ static long ipi_trace_stop_tlb_flushes(void)
 	return n;
 }
 
-/* Fault @size of secretmem 4 KiB at a time, then close it. */
-static void secretmem_round(unsigned long size)
+/* Map @size of secretmem on a new *@fd and fault it 4 KiB at a time. */
+static char *secretmem_fault(unsigned long size, int *fd)
 {
-	int fd = syscall(__NR_memfd_secret, 0);
+	char *mem = secretmem_map(size, fd);
 	unsigned long off;
-	char *mem;
 
-	if (fd < 0 || ftruncate(fd, size))
-		ksft_exit_fail_msg("memfd_secret: %s\n", strerror(errno));
-	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (mem == MAP_FAILED)
-		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
 	for (off = 0; off < size; off += PAGE)
 		mem[off] = 1;
-	munmap(mem, size);
+	return mem;
+}
+
+/* Fault @size of secretmem, then close it. */
+static void secretmem_round(unsigned long size)
+{
+	int fd;
+
+	munmap(secretmem_fault(size, &fd), size);
 	close(fd);
 }
 
@@ -358,7 +360,7 @@ static void test_secretmem_reuse(void)
 int main(void)
 {
 	struct rlimit unlimited = { RLIM_INFINITY, RLIM_INFINITY };
-	unsigned long size = SIZE_MIB << 20, npages = size / PAGE, off;
+	unsigned long size = SIZE_MIB << 20, npages = size / PAGE;
 	struct snapshot before, mapped, drained;
 	char *mem;
 	int fd, kvm;
@@ -378,16 +380,7 @@ int main(void)
 		ksft_exit_fail_msg("the pool holds %ld blocks after a drain: in use\n",
 				   before.blocks);
 
-	fd = syscall(__NR_memfd_secret, 0);
-	if (fd < 0)
-		ksft_exit_fail_msg("memfd_secret: %s\n", strerror(errno));
-	if (ftruncate(fd, size))
-		ksft_exit_fail_msg("ftruncate: %s\n", strerror(errno));
-	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (mem == MAP_FAILED)
-		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
-	for (off = 0; off < size; off += PAGE)
-		mem[off] = 1;
+	mem = secretmem_fault(size, &fd);
 	take_snapshot(&mapped);
 
 	expect(mapped.used == (long)npages, "every faulted page is a pool page",

@@ -39,19 +39,6 @@ static void write_file(const char *path, const char *val)
 	close(fd);
 }
 
-static char *secret_map(unsigned long size, int *fd)
-{
-	char *mem;
-
-	*fd = syscall(__NR_memfd_secret, 0);
-	if (*fd < 0 || ftruncate(*fd, size))
-		ksft_exit_fail_msg("memfd_secret: %s\n", strerror(errno));
-	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
-	if (mem == MAP_FAILED)
-		ksft_exit_fail_msg("mmap secretmem: %s\n", strerror(errno));
-	return mem;
-}
-
 static void secret_unmap(char *mem, unsigned long size, int fd)
 {
 	munmap(mem, size);
@@ -65,7 +52,7 @@ static void hold_free_blocks(void)
 	char *mem;
 	int fd;
 
-	mem = secret_map(size, &fd);
+	mem = secretmem_map(size, &fd);
 	for (off = 0; off < size; off += PAGE)
 		mem[off] = 1;
 	secret_unmap(mem, size, fd);
@@ -84,13 +71,13 @@ static void secretmem_user(int ready, int stop)
 	char *kept, *churn, c;
 	int fd, cfd;
 
-	kept = secret_map(size, &fd);
+	kept = secretmem_map(size, &fd);
 	for (off = 0; off < size; off += PAGE)
 		kept[off] = (char)(off / PAGE);
 	if (write(ready, "r", 1) != 1)
 		exit(2);
 	while (read(stop, &c, 1) != 1) {
-		churn = secret_map(CHURN_MIB << 20, &cfd);
+		churn = secretmem_map(CHURN_MIB << 20, &cfd);
 		for (off = 0; off < CHURN_MIB << 20; off += PAGE)
 			churn[off] = 1;
 		secret_unmap(churn, CHURN_MIB << 20, cfd);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Helpers for the unmapped page pool's mm selftests: its debugfs
- * directory, and the sum of a key over the lines of a file (the pool's
- * per-node stats, /proc/meminfo, /proc/vmstat).
+ * directory, the sum of a key over the lines of a file (the pool's
+ * per-node stats, /proc/meminfo, /proc/vmstat), pfns from pagemap and
+ * memfd_secret mappings.
  */
 #ifndef SELFTEST_MM_UNMAPPED_POOL_UTIL_H
 #define SELFTEST_MM_UNMAPPED_POOL_UTIL_H
@@ -14,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 
 #include "../kselftest.h"
 
@@ -54,6 +57,20 @@ static inline uint64_t pagemap_pfn(void *addr)
 		ksft_exit_fail_msg("no pfn for %p in pagemap (%#llx)\n", addr,
 				   (unsigned long long)entry);
 	return entry & ((1ULL << 55) - 1);
+}
+
+/* @size of memfd_secret memory, mapped shared, on a new *@fd. */
+static inline char *secretmem_map(unsigned long size, int *fd)
+{
+	char *mem;
+
+	*fd = syscall(__NR_memfd_secret, 0);
+	if (*fd < 0 || ftruncate(*fd, size))
+		ksft_exit_fail_msg("memfd_secret: %s\n", strerror(errno));
+	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+	if (mem == MAP_FAILED)
+		ksft_exit_fail_msg("mmap secretmem: %s\n", strerror(errno));
+	return mem;
 }
 
 #endif /* SELFTEST_MM_UNMAPPED_POOL_UTIL_H */
