@@ -255,18 +255,33 @@ static void hold_poisoned(struct unmapped_pool *pool, struct unmapped_block *blo
 	}
 }
 
+/* Count a chunk handed out (@sign 1), or one given back unused (-1). */
+static void count_handed_out(struct unmapped_pool *pool, unsigned int order,
+			     gfp_t gfp, bool must_clear, long sign)
+{
+	lockdep_assert_held(&pool->lock);
+	if (gfp & __GFP_ZERO)
+		pool->pages_zeroed += sign << order;
+	else
+		pool->pages_unzeroed += sign << order;
+	if (must_clear && !order)
+		pool->slot_clears += sign;
+}
+
 /*
  * The smallest free chunk of at least @order, split down to @order, whose
- * pages carry no poison.  *@zeroed tells whether all of them are known to
- * hold zeros.
+ * pages carry no poison.  *@must_clear tells whether @gfp asks for zeros
+ * that not all of its pages are known to hold.  What is handed out is
+ * counted here, under the lock the caller holds anyway.
  */
 static struct page *take_chunk(struct unmapped_pool *pool, unsigned int order,
-			       bool *zeroed)
+			       gfp_t gfp, bool *must_clear)
 {
 	struct unmapped_block *block;
 	unsigned long off;
 	struct page *page;
 	unsigned int o;
+	bool zeroed;
 
 	lockdep_assert_held(&pool->lock);
 again:
@@ -290,11 +305,13 @@ again:
 		add_free_chunk(pool, block, off + (1UL << o), o);
 	}
 	block->state[off] = CHUNK_USED | order;
-	*zeroed = find_next_zero_bit(block->zeroed, off + (1UL << order), off) ==
-		  off + (1UL << order);
+	zeroed = find_next_zero_bit(block->zeroed, off + (1UL << order), off) ==
+		 off + (1UL << order);
 	bitmap_clear(block->zeroed, off, 1UL << order);
 	block->nr_free -= 1UL << order;
 	pool_account(pool, -(1L << order), 1L << order);
+	*must_clear = (gfp & __GFP_ZERO) && !zeroed;
+	count_handed_out(pool, order, gfp, *must_clear, 1);
 	return page;
 }
 
@@ -544,7 +561,7 @@ static struct page *alloc_block(struct alloc_target *t, gfp_t gfp,
  */
 static struct page *refill_and_take(struct alloc_target *t, gfp_t gfp,
 				    unsigned int order, unsigned int max_order,
-				    bool local, bool *zeroed)
+				    bool local, bool *must_clear)
 {
 	struct unmapped_block *block = NULL;
 	struct unmapped_pool *pool;
@@ -596,7 +613,7 @@ static struct page *refill_and_take(struct alloc_target *t, gfp_t gfp,
 		release_blocks(pool, &isolated, false);
 		return NULL;
 	}
-	page = take_chunk(pool, order, zeroed);
+	page = take_chunk(pool, order, gfp, must_clear);
 	spin_unlock_irq(&pool->lock);
 	return page;
 
@@ -612,15 +629,15 @@ free_block:
 	return ERR_PTR(-ENOMEM);
 }
 
-static struct page *take_from_pool(struct unmapped_pool *pool,
-				   unsigned int order, bool *zeroed)
+static struct page *take_from_pool(struct unmapped_pool *pool, unsigned int order,
+				   gfp_t gfp, bool *must_clear)
 {
 	struct page *page;
 
 	if (!pool)
 		return NULL;
 	spin_lock_irq(&pool->lock);
-	page = take_chunk(pool, order, zeroed);
+	page = take_chunk(pool, order, gfp, must_clear);
 	spin_unlock_irq(&pool->lock);
 	return page;
 }
@@ -632,7 +649,7 @@ static struct page *take_from_pool(struct unmapped_pool *pool,
  * has nothing at hand would take a new 2M block elsewhere.
  */
 static struct page *take_from_other_pools(struct alloc_target *t, gfp_t gfp,
-					  unsigned int order, bool *zeroed)
+					  unsigned int order, bool *must_clear)
 {
 	struct page *page = NULL;
 	struct zoneref *z;
@@ -645,7 +662,7 @@ static struct page *take_from_other_pools(struct alloc_target *t, gfp_t gfp,
 		if (nid == last || !cpuset_allows(nid, gfp))
 			continue;
 		last = nid;
-		page = take_from_pool(pool_of(nid), order, zeroed);
+		page = take_from_pool(pool_of(nid), order, gfp, must_clear);
 		if (page)
 			break;
 	}
@@ -911,7 +928,7 @@ struct page *unmapped_pages_alloc_node(int nid, gfp_t gfp, unsigned int order)
 	struct unmapped_pool *pool;
 	struct alloc_target t;
 	struct page *page;
-	bool zeroed = false, cleared;
+	bool must_clear = false;
 
 	if (WARN_ONCE(order > PMD_ORDER, "unmapped_alloc: order %u above %u\n",
 		      order, PMD_ORDER))
@@ -928,31 +945,25 @@ struct page *unmapped_pages_alloc_node(int nid, gfp_t gfp, unsigned int order)
 	/* Where the cpuset allows no node, t.nid is a forbidden one. */
 	page = NULL;
 	if (cpuset_allows(t.nid, gfp))
-		page = take_from_pool(pool_of(t.nid), order, &zeroed);
+		page = take_from_pool(pool_of(t.nid), order, gfp, &must_clear);
 	if (!page)
-		page = refill_and_take(&t, gfp, order, PMD_ORDER, true, &zeroed);
+		page = refill_and_take(&t, gfp, order, PMD_ORDER, true, &must_clear);
 	if (!page && !(gfp & __GFP_THISNODE))
-		page = take_from_other_pools(&t, gfp, order, &zeroed);
+		page = take_from_other_pools(&t, gfp, order, &must_clear);
 	if (!page)
-		page = refill_and_take(&t, gfp, order, PMD_ORDER, false, &zeroed);
+		page = refill_and_take(&t, gfp, order, PMD_ORDER, false, &must_clear);
 	if (IS_ERR_OR_NULL(page))
 		return NULL;
 	/* Another node's pool may have served it. */
 	pool = pool_of(page_to_nid(page));
 
-	cleared = (gfp & __GFP_ZERO) && !zeroed;
-	if (cleared && zero_chunk(pool, page, order)) {
+	if (must_clear && zero_chunk(pool, page, order)) {
+		spin_lock_irq(&pool->lock);
+		count_handed_out(pool, order, gfp, must_clear, -1);
+		spin_unlock_irq(&pool->lock);
 		pool_free(page, order);
 		return NULL;
 	}
-	spin_lock_irq(&pool->lock);
-	if (gfp & __GFP_ZERO)
-		pool->pages_zeroed += 1UL << order;
-	else
-		pool->pages_unzeroed += 1UL << order;
-	if (cleared && !order)
-		pool->slot_clears++;
-	spin_unlock_irq(&pool->lock);
 	set_page_count(page, 1);
 	if ((gfp & __GFP_COMP) && order)
 		prep_compound_page(page, order);

@@ -221,10 +221,10 @@ static void ua_fallback_block(struct kunit *test)
 	struct ua_counts before, c;
 	struct page *page;
 	struct alloc_target t = { .nid = pool->nid };
-	bool zeroed;
+	bool must_clear;
 
 	ua_read_counts(pool, &before);
-	page = refill_and_take(&t, GFP_KERNEL | __GFP_THISNODE, 0, 3, true, &zeroed);
+	page = refill_and_take(&t, GFP_KERNEL | __GFP_THISNODE, 0, 3, true, &must_clear);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, page);
 	set_page_count(page, 1);
 	ua_read_counts(pool, &c);
