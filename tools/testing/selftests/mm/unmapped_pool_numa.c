@@ -727,7 +727,7 @@ static void test_hotplug(void)
 	int node, nr = offline_block(&node), err;
 	struct timespec t0, t1;
 	long refusals;
-	bool ok, intact;
+	bool ok, intact, slab_first;
 	struct held h;
 	long before;
 
@@ -773,24 +773,35 @@ static void test_hotplug(void)
 	for (unsigned long off = 0; off < size; off++)
 		intact &= h.map[off] == 0x5a;
 	/* Refused by the pool, not by isolation failing on other pages. */
+	/*
+	 * Slab pages the policy put on the node while the file was set up
+	 * (page cache nodes, still in use) fail the isolation before the
+	 * pool is asked: then neither case can be judged.  The default
+	 * kernel's slab reuses its partial slabs elsewhere; a KASAN kernel's
+	 * quarantine keeps freed objects, and new slabs land on the node.
+	 */
+	slab_first = err == EBUSY && intact && pool_refusals() == refusals;
 	ok = err == EBUSY && t1.tv_sec - t0.tv_sec < 30 && intact &&
 	     pool_refusals() > refusals;
 	if (!ok)
 		ksft_print_msg("offline memory%d: %s after %lds, expected EBUSY at once, data %s\n",
 			       nr, err ? strerror(err) : "succeeded", (long)(t1.tv_sec - t0.tv_sec),
 			       intact ? "intact" : "changed");
-	ksft_test_result(ok, "hotplug: offline with pool pages in use fails with EBUSY\n");
+	if (slab_first)
+		ksft_test_result_skip("hotplug: offline with pool pages in use fails with EBUSY: pages that are not the pool's failed the isolation first (the kernel log dumps them)\n");
+	else
+		ksft_test_result(ok, "hotplug: offline with pool pages in use fails with EBUSY\n");
 
-	/*
-	 * Slab pages the policy put on the node while the file was set up
-	 * would hold the block too: let the caches give back empty ones.
-	 */
+	/* Let the caches give back the empty slabs the policy put there. */
 	give_back(&h, size);
 	shrink_slabs();
 	err = set_block_state(nr, "offline");
 	if (err)
 		ksft_print_msg("offline memory%d: %s\n", nr, strerror(err));
-	ksft_test_result(!err, "hotplug: offline with pool pages free succeeds\n");
+	if (err == EBUSY && slab_first)
+		ksft_test_result_skip("hotplug: offline with pool pages free succeeds: the same pages still hold the block\n");
+	else
+		ksft_test_result(!err, "hotplug: offline with pool pages free succeeds\n");
 	if (err)
 		set_block_state(nr, "offline");
 }

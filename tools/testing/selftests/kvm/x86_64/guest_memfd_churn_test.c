@@ -499,15 +499,20 @@ static void create_vm(struct churn_vm *v, unsigned int *seed, uint64_t flags)
 	memset(v->shared, 0, sizeof(v->shared));
 }
 
-static void churn_one_vm(struct churn_vm *v, struct other_vm *o, unsigned int *seed,
+/*
+ * Worker @i's VMs alternate with and without the flag, odd workers
+ * starting with it, so that short runs with few VMs have both.  The first
+ * flagged VM of a worker injects faults, later ones at random.
+ */
+static void churn_one_vm(struct churn_vm *v, struct other_vm *o, int i, unsigned int *seed,
 			 bool can_inject, struct churn_counts *c)
 {
-	uint64_t flags = c->vms & 1 ? GUEST_MEMFD_FLAG_NO_DIRECT_MAP : 0;
+	uint64_t flags = (c->vms + i) & 1 ? GUEST_MEMFD_FLAG_NO_DIRECT_MAP : 0;
 	int rounds = 1 + rand_r(seed) % MAX_ROUNDS;
 
 	create_vm(v, seed, flags);
 	throw_bad_calls(v, o, seed, c);
-	if (flags && can_inject && (rand_r(seed) & 1)) {
+	if (flags && can_inject && (!c->flagged || (rand_r(seed) & 1))) {
 		set_injecting(v, true);
 		c->injecting_vms++;
 	}
@@ -525,8 +530,9 @@ static void churn_one_vm(struct churn_vm *v, struct other_vm *o, unsigned int *s
 	c->flagged += !!flags;
 }
 
-static void churn(unsigned int seed, double end, bool can_inject, struct churn_counts *c)
+static void churn(int i, double end, bool can_inject, struct churn_counts *c)
 {
+	unsigned int seed = 0x9e3779b9u * (i + 1);
 	struct churn_vm *v = calloc(1, sizeof(*v));
 	struct other_vm o;
 
@@ -537,7 +543,7 @@ static void churn(unsigned int seed, double end, bool can_inject, struct churn_c
 	TEST_ASSERT(o.mem != MAP_FAILED, "mmap: %s", strerror(errno));
 
 	while (now_s() < end)
-		churn_one_vm(v, &o, &seed, can_inject, c);
+		churn_one_vm(v, &o, i, &seed, can_inject, c);
 
 	close(o.fd);
 	kvm_vm_free(o.vm);
@@ -578,7 +584,7 @@ static pid_t spawn(int i, int workers, int seconds, bool can_inject, struct chur
 		return pid;
 	alarm(seconds + STUCK_SECONDS);
 	if (i < workers)
-		churn(0x9e3779b9u * (i + 1), end, can_inject, &c[i]);
+		churn(i, end, can_inject, &c[i]);
 	else
 		pressure(end, &c[i]);
 	exit(0);
