@@ -24,26 +24,36 @@
  * that node has nothing at hand, free chunks of the other allowed nodes'
  * pools come before fresh memory from them (see unmapped_pages_alloc_node()).
  *
+ * Free 4K chunks are cached per CPU, as the page allocator caches pages:
+ * most 4K allocations and frees take no lock shared between CPUs.  A
+ * cached chunk counts as free for the pool's users and as used for its
+ * block, which therefore stays until the caches are drained: by a drain,
+ * the shrinker, memory going offline, and when its CPU goes away.
+ *
  * Locking: pool->lock protects the free lists, the block list, the state
- * of every block in the pool and the pool's counters.  It is a spinlock
- * always taken with interrupts off (a split takes it under the page
- * cache's irq-safe xa_lock, and frees may come from any context), never
- * held while the direct map changes or memory is allocated, zeroed or
- * freed.  pool->window_lock serialises users of the pool's window, a
- * short-lived mapping for zeroing chunks larger than a page.
+ * of every free block and chunk in the pool and the pool's block
+ * counters.  It is a spinlock always taken with interrupts off (a split
+ * takes it under the page cache's irq-safe xa_lock, and frees may come
+ * from any context), never held while the direct map changes or memory
+ * is allocated, zeroed or freed.  The state of a used chunk changes only
+ * by its holder, who frees or splits it.  A CPU's cache has its own lock
+ * (struct pool_cpu).  pool->window_lock serialises users of the pool's
+ * window, a short-lived mapping for zeroing chunks larger than a page.
  * blocks_by_pfn has its own lock; a block is added to it before it joins
  * its pool and removed under pool->lock when it leaves, so a block found
- * there under pool->lock is alive.
+ * there under pool->lock, or holding a used chunk, is alive.
  *
  * Lock order, outer first; every spinlock here is taken with interrupts
  * off, so none is irq-unsafe for lockdep:
- *   mapping->i_pages (a folio split) -> pool->lock -> blocks_by_pfn
- *   pool->window_lock -> pool->lock
+ *   pool_cpu->lock -> pool->lock -> blocks_by_pfn
+ *   mapping->i_pages (a folio split) -> pool->lock
+ *   pool->window_lock, under which no other lock is taken
  * The locks of collapse_direct_map() (memory hotplug, init_mm's mmap
  * lock, cpa_lock, pgd_lock) are never taken under any of these.
  */
 #include <linux/cacheflush.h>
 #include <linux/cc_platform.h>
+#include <linux/cpuhotplug.h>
 #include <linux/cpuset.h>
 #include <linux/debugfs.h>
 #include <linux/fault-inject.h>
@@ -82,6 +92,12 @@
 #define CHUNK_POISONED	0x20
 #define CHUNK_ORDER	0x1f
 
+/* A CPU's cache refills and spills this many chunks under pool->lock. */
+#define CACHE_BATCH	64
+#define CACHE_HIGH	(3 * CACHE_BATCH)
+/* page->private of a cached chunk: it holds zeros. */
+#define CACHED_ZEROED	1UL
+
 struct unmapped_block {
 	struct list_head list;		/* pool->blocks, or a release list */
 	unsigned long pfn;		/* first page, aligned to its order */
@@ -93,8 +109,41 @@ struct unmapped_block {
 	DECLARE_BITMAP(zeroed, BLOCK_PAGES);
 };
 
+/*
+ * A CPU's part of a pool: its cache of free 4K chunks and the counters
+ * that move on every allocation, summed when read (pool_sum()).  lock
+ * protects chunks and count; the CPU's tasks take it, and so do drains
+ * from any CPU, always with interrupts off.  A task that moved to another
+ * CPU after it picked this cache still uses it under the lock.  The
+ * counters change only by this_cpu operations.
+ */
+struct pool_cpu {
+	spinlock_t lock;
+	struct list_head chunks;	/* page->lru; page->private: CACHED_ZEROED */
+	unsigned int count;
+	long pages_free;		/* free or cached, for the pool's users */
+	long pages_used;		/* handed out */
+	unsigned long cache_hits;	/* 4K allocations served by the cache */
+	unsigned long cache_misses;	/* those that refilled it first */
+	unsigned long lock_takes;	/* pool->lock acquisitions */
+	unsigned long pages_zeroed;	/* handed out with __GFP_ZERO */
+	unsigned long pages_unzeroed;	/* handed out as the last user left them */
+	unsigned long window_maps;	/* uses of the window: a TLB flush each */
+	unsigned long slot_clears;	/* reused 4K chunks cleared at a CPU's slot */
+};
+
+#define pool_sum(pool, field) ({					\
+	long __sum = 0;							\
+	int __cpu;							\
+									\
+	for_each_possible_cpu(__cpu)					\
+		__sum += per_cpu_ptr((pool)->cpu, __cpu)->field;	\
+	__sum;								\
+})
+
 struct unmapped_pool {
 	int nid;
+	struct pool_cpu __percpu *cpu;
 	/* Irq-safe; everything below up to window_lock, and block state. */
 	spinlock_t lock;
 	/* Free chunk heads, linked by page->lru; page->private is the block. */
@@ -102,8 +151,6 @@ struct unmapped_pool {
 	unsigned long nr_free_chunks[PMD_ORDER + 1];
 	struct list_head blocks;
 	unsigned long nr_blocks;
-	unsigned long pages_free;
-	unsigned long pages_used;
 	unsigned long blocks_unmapped;
 	unsigned long blocks_restored;
 	unsigned long fallbacks;
@@ -117,10 +164,6 @@ struct unmapped_pool {
 	unsigned long blocks_releasing;
 	unsigned long pages_shrunk;	/* released by the shrinker */
 	unsigned long pages_poisoned;	/* neither free nor used: never handed out */
-	unsigned long pages_zeroed;	/* handed out with __GFP_ZERO */
-	unsigned long pages_unzeroed;	/* handed out as the last user left them */
-	unsigned long window_maps;	/* uses of the window: a TLB flush each */
-	unsigned long slot_clears;	/* reused 4K chunks cleared at a CPU's slot */
 
 	/*
 	 * Released blocks whose direct map is collapsed later, by
@@ -171,11 +214,36 @@ static struct page *chunk_page(struct unmapped_block *block, unsigned long off)
 /* The pool's counters and its node's vmstat gauges move together. */
 static void pool_account(struct unmapped_pool *pool, long free, long used)
 {
-	lockdep_assert_held(&pool->lock);
-	pool->pages_free += free;
-	pool->pages_used += used;
+	this_cpu_add(pool->cpu->pages_free, free);
+	this_cpu_add(pool->cpu->pages_used, used);
 	mod_node_page_state(NODE_DATA(pool->nid), NR_UNMAPPED_FREE, free);
 	mod_node_page_state(NODE_DATA(pool->nid), NR_UNMAPPED_USED, used);
+}
+
+/* pool->lock, counted: what the CPUs' caches save is counted there. */
+static void lock_pool(struct unmapped_pool *pool)
+{
+	spin_lock_irq(&pool->lock);
+	this_cpu_inc(pool->cpu->lock_takes);
+}
+
+static void unlock_pool(struct unmapped_pool *pool)
+{
+	spin_unlock_irq(&pool->lock);
+}
+
+static unsigned long lock_pool_irqsave(struct unmapped_pool *pool)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&pool->lock, flags);
+	this_cpu_inc(pool->cpu->lock_takes);
+	return flags;
+}
+
+static void unlock_pool_irqrestore(struct unmapped_pool *pool, unsigned long flags)
+{
+	spin_unlock_irqrestore(&pool->lock, flags);
 }
 
 static void add_free_chunk(struct unmapped_pool *pool,
@@ -255,33 +323,30 @@ static void hold_poisoned(struct unmapped_pool *pool, struct unmapped_block *blo
 	}
 }
 
-/* Count a chunk handed out (@sign 1), or one given back unused (-1). */
+/* Count a chunk handed out: where it was cleared, and whether. */
 static void count_handed_out(struct unmapped_pool *pool, unsigned int order,
-			     gfp_t gfp, bool must_clear, long sign)
+			     gfp_t gfp, bool cleared)
 {
-	lockdep_assert_held(&pool->lock);
 	if (gfp & __GFP_ZERO)
-		pool->pages_zeroed += sign << order;
+		this_cpu_add(pool->cpu->pages_zeroed, 1UL << order);
 	else
-		pool->pages_unzeroed += sign << order;
-	if (must_clear && !order)
-		pool->slot_clears += sign;
+		this_cpu_add(pool->cpu->pages_unzeroed, 1UL << order);
+	if (cleared && !order)
+		this_cpu_inc(pool->cpu->slot_clears);
 }
 
 /*
  * The smallest free chunk of at least @order, split down to @order, whose
- * pages carry no poison.  *@must_clear tells whether @gfp asks for zeros
- * that not all of its pages are known to hold.  What is handed out is
- * counted here, under the lock the caller holds anyway.
+ * pages carry no poison, and in *@zeroed whether all of them hold zeros.
+ * For its block it is used from now on.
  */
 static struct page *take_chunk(struct unmapped_pool *pool, unsigned int order,
-			       gfp_t gfp, bool *must_clear)
+			       bool *zeroed)
 {
 	struct unmapped_block *block;
 	unsigned long off;
 	struct page *page;
 	unsigned int o;
-	bool zeroed;
 
 	lockdep_assert_held(&pool->lock);
 again:
@@ -305,13 +370,10 @@ again:
 		add_free_chunk(pool, block, off + (1UL << o), o);
 	}
 	block->state[off] = CHUNK_USED | order;
-	zeroed = find_next_zero_bit(block->zeroed, off + (1UL << order), off) ==
-		 off + (1UL << order);
+	*zeroed = find_next_zero_bit(block->zeroed, off + (1UL << order), off) ==
+		  off + (1UL << order);
 	bitmap_clear(block->zeroed, off, 1UL << order);
 	block->nr_free -= 1UL << order;
-	pool_account(pool, -(1L << order), 1L << order);
-	*must_clear = (gfp & __GFP_ZERO) && !zeroed;
-	count_handed_out(pool, order, gfp, *must_clear, 1);
 	return page;
 }
 
@@ -344,7 +406,6 @@ static void put_chunk(struct unmapped_pool *pool, struct unmapped_block *block,
 {
 	lockdep_assert_held(&pool->lock);
 	block->nr_free += 1UL << order;
-	pool_account(pool, 1L << order, -(1L << order));
 	if (unlikely(chunk_hwpoisoned(block, off, order))) {
 		block->state[off] = 0;
 		hold_poisoned(pool, block, off, order);
@@ -561,7 +622,7 @@ static struct page *alloc_block(struct alloc_target *t, gfp_t gfp,
  */
 static struct page *refill_and_take(struct alloc_target *t, gfp_t gfp,
 				    unsigned int order, unsigned int max_order,
-				    bool local, bool *must_clear)
+				    bool local, bool *zeroed)
 {
 	struct unmapped_block *block = NULL;
 	struct unmapped_pool *pool;
@@ -597,7 +658,7 @@ static struct page *refill_and_take(struct alloc_target *t, gfp_t gfp,
 		bitmap_fill(block->zeroed, 1UL << o);
 	count_vm_event(UNMAPPED_BLOCK_UNMAP);
 
-	spin_lock_irq(&pool->lock);
+	lock_pool(pool);
 	list_add(&block->list, &pool->blocks);
 	pool->nr_blocks++;
 	pool->blocks_unmapped++;
@@ -609,12 +670,12 @@ static struct page *refill_and_take(struct alloc_target *t, gfp_t gfp,
 		LIST_HEAD(isolated);
 
 		unlink_block(pool, block, &isolated);
-		spin_unlock_irq(&pool->lock);
+		unlock_pool(pool);
 		release_blocks(pool, &isolated, false);
 		return NULL;
 	}
-	page = take_chunk(pool, order, gfp, must_clear);
-	spin_unlock_irq(&pool->lock);
+	page = take_chunk(pool, order, zeroed);
+	unlock_pool(pool);
 	return page;
 
 restore:
@@ -629,16 +690,144 @@ free_block:
 	return ERR_PTR(-ENOMEM);
 }
 
+/*
+ * Give cached chunks back to their blocks, the oldest first, up to @nr of
+ * them.  The cache's lock is held.
+ */
+static void spill_cache(struct unmapped_pool *pool, struct pool_cpu *pc,
+			unsigned int nr)
+{
+	struct unmapped_block *block;
+	struct page *page;
+	unsigned long off;
+
+	if (!nr || !pc->count)
+		return;
+	spin_lock(&pool->lock);		/* interrupts are off */
+	this_cpu_inc(pool->cpu->lock_takes);
+	while (nr-- && pc->count) {
+		page = list_last_entry(&pc->chunks, struct page, lru);
+		list_del(&page->lru);
+		pc->count--;
+		/* Used for its block: the block is alive. */
+		block = find_block(page_to_pfn(page));
+		off = page_to_pfn(page) - block->pfn;
+		if (page_private(page) & CACHED_ZEROED)
+			__set_bit(off, block->zeroed);
+		set_page_private(page, 0);
+		put_chunk(pool, block, off, 0);
+	}
+	spin_unlock(&pool->lock);
+}
+
+/* Take up to CACHE_BATCH free 4K chunks into a cache whose lock is held. */
+static void fill_cache(struct unmapped_pool *pool, struct pool_cpu *pc)
+{
+	struct page *page;
+	unsigned int i;
+	bool zeroed;
+
+	spin_lock(&pool->lock);		/* interrupts are off */
+	this_cpu_inc(pool->cpu->lock_takes);
+	for (i = 0; i < CACHE_BATCH; i++) {
+		page = take_chunk(pool, 0, &zeroed);
+		if (!page)
+			break;
+		set_page_private(page, zeroed ? CACHED_ZEROED : 0);
+		list_add_tail(&page->lru, &pc->chunks);
+		pc->count++;
+	}
+	spin_unlock(&pool->lock);
+}
+
+/*
+ * A 4K chunk from this CPU's cache, refilled from the pool when empty.
+ * A chunk poisoned while it was cached goes back to be held.
+ */
+static struct page *take_cached(struct unmapped_pool *pool, bool *zeroed)
+{
+	struct pool_cpu *pc = raw_cpu_ptr(pool->cpu);
+	struct page *page;
+	unsigned long flags;
+
+	spin_lock_irqsave(&pc->lock, flags);
+	if (pc->count) {
+		this_cpu_inc(pool->cpu->cache_hits);
+	} else {
+		this_cpu_inc(pool->cpu->cache_misses);
+		fill_cache(pool, pc);
+	}
+	while ((page = list_first_entry_or_null(&pc->chunks, struct page, lru))) {
+		if (likely(!PageHWPoison(page))) {
+			list_del(&page->lru);
+			pc->count--;
+			*zeroed = page_private(page) & CACHED_ZEROED;
+			set_page_private(page, 0);
+			break;
+		}
+		list_move_tail(&page->lru, &pc->chunks);
+		spill_cache(pool, pc, 1);
+	}
+	spin_unlock_irqrestore(&pc->lock, flags);
+	return page;
+}
+
+/*
+ * Cache a 4K chunk its user freed, unless it is poisoned or the pools are
+ * frozen (pool_pm_callback() drains every cache after freezing them).
+ */
+static bool cache_chunk(struct unmapped_pool *pool, struct page *page,
+			bool zeroed)
+{
+	struct pool_cpu *pc = raw_cpu_ptr(pool->cpu);
+	unsigned long flags;
+	bool cached = false;
+
+	if (unlikely(PageHWPoison(page)))
+		return false;
+	spin_lock_irqsave(&pc->lock, flags);
+	if (likely(!READ_ONCE(pools_frozen))) {
+		set_page_private(page, zeroed ? CACHED_ZEROED : 0);
+		list_add(&page->lru, &pc->chunks);
+		if (++pc->count > CACHE_HIGH)
+			spill_cache(pool, pc, CACHE_BATCH);
+		cached = true;
+	}
+	spin_unlock_irqrestore(&pc->lock, flags);
+	return cached;
+}
+
+/* Give every chunk in @cpu's cache of @pool back to its block. */
+static void drain_cache(struct unmapped_pool *pool, int cpu)
+{
+	struct pool_cpu *pc = per_cpu_ptr(pool->cpu, cpu);
+	unsigned long flags;
+
+	spin_lock_irqsave(&pc->lock, flags);
+	spill_cache(pool, pc, pc->count);
+	spin_unlock_irqrestore(&pc->lock, flags);
+}
+
+static void drain_caches(struct unmapped_pool *pool)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		drain_cache(pool, cpu);
+}
+
 static struct page *take_from_pool(struct unmapped_pool *pool, unsigned int order,
-				   gfp_t gfp, bool *must_clear)
+				   bool *zeroed)
 {
 	struct page *page;
 
 	if (!pool)
 		return NULL;
-	spin_lock_irq(&pool->lock);
-	page = take_chunk(pool, order, gfp, must_clear);
-	spin_unlock_irq(&pool->lock);
+	if (!order)
+		return take_cached(pool, zeroed);
+	lock_pool(pool);
+	page = take_chunk(pool, order, zeroed);
+	unlock_pool(pool);
 	return page;
 }
 
@@ -649,7 +838,7 @@ static struct page *take_from_pool(struct unmapped_pool *pool, unsigned int orde
  * has nothing at hand would take a new 2M block elsewhere.
  */
 static struct page *take_from_other_pools(struct alloc_target *t, gfp_t gfp,
-					  unsigned int order, bool *must_clear)
+					  unsigned int order, bool *zeroed)
 {
 	struct page *page = NULL;
 	struct zoneref *z;
@@ -662,7 +851,7 @@ static struct page *take_from_other_pools(struct alloc_target *t, gfp_t gfp,
 		if (nid == last || !cpuset_allows(nid, gfp))
 			continue;
 		last = nid;
-		page = take_from_pool(pool_of(nid), order, gfp, must_clear);
+		page = take_from_pool(pool_of(nid), order, zeroed);
 		if (page)
 			break;
 	}
@@ -677,9 +866,7 @@ static void *window_map(struct unmapped_pool *pool, struct page *page,
 	unsigned long i;
 
 	mutex_lock(&pool->window_lock);
-	spin_lock_irq(&pool->lock);
-	pool->window_maps++;
-	spin_unlock_irq(&pool->lock);
+	this_cpu_inc(pool->cpu->window_maps);
 	for (i = 0; i < (1UL << order); i++)
 		pool->window_pages[i] = page + i;
 	if (vmap_pages_range_noflush(addr, end, PAGE_KERNEL, pool->window_pages,
@@ -826,10 +1013,11 @@ static struct unmapped_pool *page_pool(struct page *page, unsigned int order)
 /*
  * The block in which @page heads a used chunk of @order, or NULL after a
  * warning: the page is not from the pool, or this is a double free or a
- * free with the wrong order.
+ * free with the wrong order.  Called by the chunk's holder: no lock is
+ * needed, a used chunk's state changes only by its holder, and its block
+ * stays while the chunk is used.
  */
-static struct unmapped_block *used_chunk_block(struct unmapped_pool *pool,
-					       struct page *page,
+static struct unmapped_block *used_chunk_block(struct page *page,
 					       unsigned int order)
 {
 	unsigned long pfn = page_to_pfn(page);
@@ -837,12 +1025,11 @@ static struct unmapped_block *used_chunk_block(struct unmapped_pool *pool,
 	const char *why;
 	u8 state = 0;
 
-	lockdep_assert_held(&pool->lock);
 	block = find_block(pfn);
 	if (!block) {
 		why = "not from the pool";
 	} else {
-		state = block->state[pfn - block->pfn];
+		state = READ_ONCE(block->state[pfn - block->pfn]);
 		if (state == (CHUNK_USED | order))
 			return block;
 		why = (state & CHUNK_USED) ? "wrong order" : "not allocated";
@@ -852,7 +1039,10 @@ static struct unmapped_block *used_chunk_block(struct unmapped_pool *pool,
 	return NULL;
 }
 
-/* Give a used chunk whose last reference is gone back to its pool. */
+/*
+ * Give a used chunk whose last reference is gone back to its pool: a 4K
+ * one to this CPU's cache, others to their block.
+ */
 static void pool_free(struct page *page, unsigned int order)
 {
 	struct unmapped_pool *pool = page_pool(page, order);
@@ -866,29 +1056,27 @@ static void pool_free(struct page *page, unsigned int order)
 		      "unmapped_alloc: free of pfn %#lx with reference count %d\n",
 		      page_to_pfn(page), page_ref_count(page)))
 		return;
-
-	spin_lock_irqsave(&pool->lock, flags);
-	block = used_chunk_block(pool, page, order);
+	block = used_chunk_block(page, order);
 	if (!block)
-		goto unlock;
+		return;
 	off = page_to_pfn(page) - block->pfn;
+	pool_account(pool, 1L << order, -(1L << order));
+	bitmap_zero(cleared, 1UL << order);
 	if (want_init_on_free()) {
-		/*
-		 * Neither used nor free while it is cleared: a second free
-		 * is refused, and the block, not free, stays.
-		 */
-		block->state[off] = 0;
-		spin_unlock_irqrestore(&pool->lock, flags);
-		bitmap_zero(cleared, 1UL << order);
+		/* Neither used nor free while it is cleared: a second free is refused. */
+		WRITE_ONCE(block->state[off], 0);
 		scrub_pages(page, 1UL << order, cleared);
-		spin_lock_irqsave(&pool->lock, flags);
-		/* Not what is unpoisoned meanwhile: it was skipped. */
-		for_each_set_bit(i, cleared, 1UL << order)
-			__set_bit(off + i, block->zeroed);
+		WRITE_ONCE(block->state[off], CHUNK_USED | order);
 	}
+	if (!order && cache_chunk(pool, page, test_bit(0, cleared)))
+		return;
+
+	flags = lock_pool_irqsave(pool);
+	/* Not what is unpoisoned meanwhile: it was skipped. */
+	for_each_set_bit(i, cleared, 1UL << order)
+		__set_bit(off + i, block->zeroed);
 	put_chunk(pool, block, off, order);
-unlock:
-	spin_unlock_irqrestore(&pool->lock, flags);
+	unlock_pool_irqrestore(pool, flags);
 }
 
 /**
@@ -900,7 +1088,8 @@ unlock:
  * The target node is @nid, or with NUMA_NO_NODE the node the task's
  * memory policy names (mempolicy_slab_node()); a node the task's cpuset
  * forbids gives way to the first allowed one in its fallback order.  The
- * pages come, in this order, from: the target node's pool; a block free
+ * pages come, in this order, from: the target node's pool (a 4K chunk
+ * from this CPU's cache of it, refilled in batches); a block free
  * now on the target node; a free chunk of the pools of the other nodes
  * the policy (MPOL_BIND) and cpuset allow, in fallback order; a 2M block
  * free now on one of those nodes; a block of @order from the page
@@ -928,7 +1117,8 @@ struct page *unmapped_pages_alloc_node(int nid, gfp_t gfp, unsigned int order)
 	struct unmapped_pool *pool;
 	struct alloc_target t;
 	struct page *page;
-	bool must_clear = false;
+	bool zeroed = false;
+	bool must_clear;
 
 	if (WARN_ONCE(order > PMD_ORDER, "unmapped_alloc: order %u above %u\n",
 		      order, PMD_ORDER))
@@ -945,22 +1135,21 @@ struct page *unmapped_pages_alloc_node(int nid, gfp_t gfp, unsigned int order)
 	/* Where the cpuset allows no node, t.nid is a forbidden one. */
 	page = NULL;
 	if (cpuset_allows(t.nid, gfp))
-		page = take_from_pool(pool_of(t.nid), order, gfp, &must_clear);
+		page = take_from_pool(pool_of(t.nid), order, &zeroed);
 	if (!page)
-		page = refill_and_take(&t, gfp, order, PMD_ORDER, true, &must_clear);
+		page = refill_and_take(&t, gfp, order, PMD_ORDER, true, &zeroed);
 	if (!page && !(gfp & __GFP_THISNODE))
-		page = take_from_other_pools(&t, gfp, order, &must_clear);
+		page = take_from_other_pools(&t, gfp, order, &zeroed);
 	if (!page)
-		page = refill_and_take(&t, gfp, order, PMD_ORDER, false, &must_clear);
+		page = refill_and_take(&t, gfp, order, PMD_ORDER, false, &zeroed);
 	if (IS_ERR_OR_NULL(page))
 		return NULL;
 	/* Another node's pool may have served it. */
 	pool = pool_of(page_to_nid(page));
+	pool_account(pool, -(1L << order), 1L << order);
 
+	must_clear = (gfp & __GFP_ZERO) && !zeroed;
 	if (must_clear && zero_chunk(pool, page, order)) {
-		spin_lock_irq(&pool->lock);
-		count_handed_out(pool, order, gfp, must_clear, -1);
-		spin_unlock_irq(&pool->lock);
 		pool_free(page, order);
 		return NULL;
 	}
@@ -972,6 +1161,7 @@ struct page *unmapped_pages_alloc_node(int nid, gfp_t gfp, unsigned int order)
 		__free_pages(page, order);
 		return NULL;
 	}
+	count_handed_out(pool, order, gfp, must_clear);
 	return page;
 }
 
@@ -1012,21 +1202,14 @@ EXPORT_SYMBOL_GPL(unmapped_folio_alloc_node);
  */
 void unmapped_pages_free(struct page *page, unsigned int order)
 {
-	struct unmapped_pool *pool = page_pool(page, order);
-	struct unmapped_block *block;
-	unsigned long flags;
-
-	if (!pool)
+	if (!page_pool(page, order))
 		return;
 	if (WARN_ONCE(page_ref_count(page) != 1,
 		      "unmapped_alloc: free of pfn %#lx with reference count %d\n",
 		      page_to_pfn(page), page_ref_count(page)))
 		return;
 	/* Checked first: a wrong order would reset other users' pages. */
-	spin_lock_irqsave(&pool->lock, flags);
-	block = used_chunk_block(pool, page, order);
-	spin_unlock_irqrestore(&pool->lock, flags);
-	if (block)
+	if (used_chunk_block(page, order))
 		__free_pages(page, order);
 }
 
@@ -1138,14 +1321,14 @@ void unmapped_pool_split(struct page *page, unsigned int order,
 
 	if (!pool)
 		return;
-	spin_lock_irqsave(&pool->lock, flags);
-	block = used_chunk_block(pool, page, order);
+	flags = lock_pool_irqsave(pool);
+	block = used_chunk_block(page, order);
 	if (block) {
 		off = page_to_pfn(page) - block->pfn;
 		for (i = 0; i < (1UL << order); i += 1UL << new_order)
 			block->state[off + i] = CHUNK_USED | new_order;
 	}
-	spin_unlock_irqrestore(&pool->lock, flags);
+	unlock_pool_irqrestore(pool, flags);
 }
 
 /**
@@ -1236,14 +1419,14 @@ static unsigned long take_free_blocks(struct unmapped_pool *pool,
 	struct unmapped_block *block, *next;
 	unsigned long pages = 0;
 
-	spin_lock_irq(&pool->lock);
+	lock_pool(pool);
 	list_for_each_entry_safe(block, next, &pool->blocks, list) {
 		if (pages >= max_pages)
 			break;
 		if (block_releasable(pool, block))
 			pages += unlink_block(pool, block, out);
 	}
-	spin_unlock_irq(&pool->lock);
+	unlock_pool(pool);
 	return pages;
 }
 
@@ -1264,7 +1447,7 @@ static int take_range(struct unmapped_pool *pool, unsigned long start,
 	struct unmapped_block *block, *next;
 	int ret = 0;
 
-	spin_lock_irq(&pool->lock);
+	lock_pool(pool);
 	list_for_each_entry(block, &pool->blocks, list) {
 		if (!block_in_range(block, start, end))
 			continue;
@@ -1285,7 +1468,7 @@ static int take_range(struct unmapped_pool *pool, unsigned long start,
 		if (block_in_range(block, start, end))
 			unlink_block(pool, block, out);
 unlock:
-	spin_unlock_irq(&pool->lock);
+	unlock_pool(pool);
 	return ret;
 }
 
@@ -1357,13 +1540,13 @@ static void release_blocks(struct unmapped_pool *pool, struct list_head *blocks,
 	}
 
 	count_vm_events(UNMAPPED_BLOCK_RESTORE, restored);
-	spin_lock_irq(&pool->lock);
+	lock_pool(pool);
 	pool->blocks_restored += restored;
 	pool->blocks_kept += kept;
 	pool->blocks_releasing -= restored + kept;
 	list_splice(&keep, &pool->kept);
 	list_splice(&later, &pool->to_collapse);
-	spin_unlock_irq(&pool->lock);
+	unlock_pool(pool);
 	if (!list_empty(&later))
 		queue_work(system_unbound_wq, &pool->collapse_work);
 }
@@ -1382,9 +1565,9 @@ static void collapse_worker(struct work_struct *work)
 	struct unmapped_block *block, *next;
 	LIST_HEAD(blocks);
 
-	spin_lock_irq(&pool->lock);
+	lock_pool(pool);
 	list_splice_init(&pool->to_collapse, &blocks);
-	spin_unlock_irq(&pool->lock);
+	unlock_pool(pool);
 
 	list_for_each_entry_safe(block, next, &blocks, list) {
 		collapse_direct_map(pfn_to_page(block->pfn), 1UL << block->order);
@@ -1401,7 +1584,7 @@ static void take_kept_blocks(struct unmapped_pool *pool, struct list_head *out)
 {
 	struct unmapped_block *block, *next;
 
-	spin_lock_irq(&pool->lock);
+	lock_pool(pool);
 	list_for_each_entry_safe(block, next, &pool->kept, list) {
 		if (block_hwpoisoned(block))
 			continue;
@@ -1409,15 +1592,19 @@ static void take_kept_blocks(struct unmapped_pool *pool, struct list_head *out)
 		pool->blocks_kept--;
 		pool->blocks_releasing++;
 	}
-	spin_unlock_irq(&pool->lock);
+	unlock_pool(pool);
 }
 
-/* Release every whole free block of @pool now, kept ones again, and collapse. */
+/*
+ * Release every whole free block of @pool now, the CPUs' caches emptied
+ * first, kept ones again, and collapse.
+ */
 static unsigned long drain_pool(struct unmapped_pool *pool)
 {
 	unsigned long pages;
 	LIST_HEAD(blocks);
 
+	drain_caches(pool);
 	pages = take_free_blocks(pool, &blocks, ULONG_MAX);
 	take_kept_blocks(pool, &blocks);
 	release_blocks(pool, &blocks, true);
@@ -1445,9 +1632,9 @@ static unsigned long pool_shrink_count(struct shrinker *shrinker,
 				       struct shrink_control *sc)
 {
 	struct unmapped_pool *pool = pool_of(sc->nid);
-	unsigned long free = pool ? READ_ONCE(pool->pages_free) : 0;
+	long free = pool ? pool_sum(pool, pages_free) : 0;
 
-	return free ? free : SHRINK_EMPTY;
+	return free > 0 ? free : SHRINK_EMPTY;
 }
 
 static unsigned long pool_shrink_scan(struct shrinker *shrinker,
@@ -1459,14 +1646,34 @@ static unsigned long pool_shrink_scan(struct shrinker *shrinker,
 
 	if (!pool)
 		return SHRINK_STOP;
+	/* A cached 4K chunk would keep its whole block from the allocator. */
+	drain_caches(pool);
 	pages = take_free_blocks(pool, &blocks, sc->nr_to_scan);
 	if (!pages)
 		return SHRINK_STOP;
-	spin_lock_irq(&pool->lock);
+	lock_pool(pool);
 	pool->pages_shrunk += pages;
-	spin_unlock_irq(&pool->lock);
+	unlock_pool(pool);
 	release_blocks(pool, &blocks, false);
 	return pages;
+}
+
+/* The per-CPU part of the statistics: sums, and the chunks each CPU caches. */
+static void cpu_stats_show(struct seq_file *m, struct unmapped_pool *pool)
+{
+	int cpu;
+
+	seq_printf(m, "pages_used %ld\npages_free %ld\n",
+		   pool_sum(pool, pages_used), pool_sum(pool, pages_free));
+	seq_printf(m, "pages_zeroed %ld\npages_unzeroed %ld\nwindow_maps %ld\nslot_clears %ld\n",
+		   pool_sum(pool, pages_zeroed), pool_sum(pool, pages_unzeroed),
+		   pool_sum(pool, window_maps), pool_sum(pool, slot_clears));
+	seq_printf(m, "cache_hits %ld\ncache_misses %ld\nlock_takes %ld\ncached",
+		   pool_sum(pool, cache_hits), pool_sum(pool, cache_misses),
+		   pool_sum(pool, lock_takes));
+	for_each_possible_cpu(cpu)
+		seq_printf(m, " %u", data_race(per_cpu_ptr(pool->cpu, cpu)->count));
+	seq_putc(m, '\n');
 }
 
 static int stats_show(struct seq_file *m, void *v)
@@ -1479,21 +1686,18 @@ static int stats_show(struct seq_file *m, void *v)
 		pool = pool_of(nid);
 		if (!pool)
 			continue;
-		spin_lock_irq(&pool->lock);
-		seq_printf(m, "node %d\nfree_chunks", nid);
+		seq_printf(m, "node %d\n", nid);
+		cpu_stats_show(m, pool);
+		lock_pool(pool);
+		seq_puts(m, "free_chunks");
 		for (o = 0; o <= PMD_ORDER; o++)
 			seq_printf(m, " %lu", pool->nr_free_chunks[o]);
-		seq_printf(m, "\npages_used %lu\npages_free %lu\nblocks %lu\n",
-			   pool->pages_used, pool->pages_free, pool->nr_blocks);
-		seq_printf(m, "blocks_unmapped %lu\nblocks_restored %lu\n",
-			   pool->blocks_unmapped, pool->blocks_restored);
+		seq_printf(m, "\nblocks %lu\nblocks_unmapped %lu\nblocks_restored %lu\n",
+			   pool->nr_blocks, pool->blocks_unmapped, pool->blocks_restored);
 		seq_printf(m, "fallbacks %lu\nblocks_kept %lu\npages_poisoned %lu\npages_shrunk %lu\n",
 			   pool->fallbacks, pool->blocks_kept, pool->pages_poisoned,
 			   pool->pages_shrunk);
-		seq_printf(m, "pages_zeroed %lu\npages_unzeroed %lu\nwindow_maps %lu\nslot_clears %lu\n",
-			   pool->pages_zeroed, pool->pages_unzeroed, pool->window_maps,
-			   pool->slot_clears);
-		spin_unlock_irq(&pool->lock);
+		unlock_pool(pool);
 	}
 	return 0;
 }
@@ -1510,12 +1714,12 @@ static int blocks_show(struct seq_file *m, void *v)
 		pool = pool_of(nid);
 		if (!pool)
 			continue;
-		spin_lock_irq(&pool->lock);
+		lock_pool(pool);
 		list_for_each_entry(block, &pool->blocks, list)
 			seq_printf(m, "node %d pfn %#lx order %u free %lu poisoned %lu\n",
 				   nid, block->pfn, block->order, block->nr_free,
 				   block->nr_poisoned);
-		spin_unlock_irq(&pool->lock);
+		unlock_pool(pool);
 	}
 	return 0;
 }
@@ -1538,6 +1742,7 @@ static void __init pool_destroy(struct unmapped_pool *pool)
 	if (pool->window)
 		free_vm_area(pool->window);
 	kfree(pool->window_pages);
+	free_percpu(pool->cpu);
 	kfree(pool);
 }
 
@@ -1546,6 +1751,7 @@ static struct unmapped_pool * __init pool_create(int nid)
 	int mem_nid = node_state(nid, N_MEMORY) ? nid : NUMA_NO_NODE;
 	struct unmapped_pool *pool;
 	unsigned int o;
+	int cpu;
 
 	pool = kzalloc_node(sizeof(*pool), GFP_KERNEL, mem_nid);
 	if (!pool)
@@ -1553,9 +1759,16 @@ static struct unmapped_pool * __init pool_create(int nid)
 	pool->window_pages = kcalloc_node(BLOCK_PAGES, sizeof(*pool->window_pages),
 					  GFP_KERNEL, mem_nid);
 	pool->window = get_vm_area(PAGE_SIZE << PMD_ORDER, VM_MAP);
-	if (!pool->window_pages || !pool->window) {
+	pool->cpu = alloc_percpu(struct pool_cpu);
+	if (!pool->window_pages || !pool->window || !pool->cpu) {
 		pool_destroy(pool);
 		return NULL;
+	}
+	for_each_possible_cpu(cpu) {
+		struct pool_cpu *pc = per_cpu_ptr(pool->cpu, cpu);
+
+		spin_lock_init(&pc->lock);
+		INIT_LIST_HEAD(&pc->chunks);
 	}
 	pool->nid = nid;
 	spin_lock_init(&pool->lock);
@@ -1584,7 +1797,7 @@ static bool pools_load(struct pools_load *l)
 		pool = pool_of(nid);
 		if (!pool)
 			continue;
-		l->used += READ_ONCE(pool->pages_used);
+		l->used += pool_sum(pool, pages_used);
 		l->poisoned += READ_ONCE(pool->pages_poisoned);
 		l->kept += READ_ONCE(pool->blocks_kept);
 		l->releasing += READ_ONCE(pool->blocks_releasing);
@@ -1638,8 +1851,8 @@ static int pool_pm_callback(struct notifier_block *nb, unsigned long action,
 	for_each_node(nid) {
 		if (!pool_of(nid))
 			continue;
-		spin_lock_irq(&pool_of(nid)->lock);
-		spin_unlock_irq(&pool_of(nid)->lock);
+		lock_pool(pool_of(nid));
+		unlock_pool(pool_of(nid));
 	}
 	unmapped_alloc_drain();
 	if (action == PM_RESTORE_PREPARE || !pools_hold_blocks())
@@ -1671,6 +1884,7 @@ static int pool_memory_callback(struct notifier_block *nb,
 		return NOTIFY_OK;
 	/* Freed folios still in a CPU's LRU batch hold a reference. */
 	lru_add_drain_all();
+	drain_caches(pool);
 	ret = take_range(pool, mn->start_pfn, mn->start_pfn + mn->nr_pages, &blocks);
 	if (ret) {
 		pr_info_ratelimited("unmapped_alloc: pfn %#lx-%#lx holds pages in use or poisoned: not offlined\n",
@@ -1679,6 +1893,21 @@ static int pool_memory_callback(struct notifier_block *nb,
 	}
 	release_blocks(pool, &blocks, false);
 	return NOTIFY_OK;
+}
+
+/*
+ * A CPU that is gone keeps no chunk: its cache goes to the blocks.  (A
+ * task that picked the cache before it moved away may still put one
+ * there, under the lock; drains empty every possible CPU's cache.)
+ */
+static int pool_cpu_dead(unsigned int cpu)
+{
+	int nid;
+
+	for_each_node(nid)
+		if (pool_of(nid))
+			drain_cache(pool_of(nid), cpu);
+	return 0;
 }
 
 static bool unmapped_alloc_off __initdata;
@@ -1735,6 +1964,10 @@ static int __init unmapped_alloc_init(void)
 	}
 	pools_enabled = true;
 	hotplug_memory_notifier(pool_memory_callback, DEFAULT_CALLBACK_PRI);
+	/* Dynamic states before CPUHP_BP_PREPARE_DYN_END run once the CPU is dead. */
+	if (cpuhp_setup_state_nocalls(CPUHP_BP_PREPARE_DYN, "mm/unmapped_alloc:dead",
+				      NULL, pool_cpu_dead) < 0)
+		pr_warn("unmapped_alloc: no CPU hotplug callback: an offline CPU's cache is emptied only by drains\n");
 	if (IS_ENABLED(CONFIG_HIBERNATION))
 		pm_notifier(pool_pm_callback, 0);
 

@@ -17,8 +17,8 @@ static void ua_read_counts(struct unmapped_pool *pool, struct ua_counts *c)
 {
 	spin_lock_irq(&pool->lock);
 	c->blocks = pool->nr_blocks;
-	c->used = pool->pages_used;
-	c->free = pool->pages_free;
+	c->used = pool_sum(pool, pages_used);
+	c->free = pool_sum(pool, pages_free);
 	c->unmapped = pool->blocks_unmapped;
 	c->restored = pool->blocks_restored;
 	c->fallbacks = pool->fallbacks;
@@ -221,11 +221,13 @@ static void ua_fallback_block(struct kunit *test)
 	struct ua_counts before, c;
 	struct page *page;
 	struct alloc_target t = { .nid = pool->nid };
-	bool must_clear;
+	bool zeroed;
 
 	ua_read_counts(pool, &before);
-	page = refill_and_take(&t, GFP_KERNEL | __GFP_THISNODE, 0, 3, true, &must_clear);
+	page = refill_and_take(&t, GFP_KERNEL | __GFP_THISNODE, 0, 3, true, &zeroed);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, page);
+	/* What unmapped_pages_alloc_node() does with what it is given. */
+	pool_account(pool, -1, 1);
 	set_page_count(page, 1);
 	ua_read_counts(pool, &c);
 	KUNIT_EXPECT_EQ(test, c.fallbacks, before.fallbacks + 1);
@@ -574,6 +576,7 @@ static void ua_kept_block_released_after_unpoison(struct kunit *test)
 	page = unmapped_pages_alloc(GFP_KERNEL, 0);
 	KUNIT_ASSERT_NOT_NULL(test, page);
 	unmapped_pages_free(page, 0);
+	drain_caches(pool);	/* the chunk went to a CPU's cache */
 	ua_read_counts(pool, &c0);
 	KUNIT_ASSERT_EQ(test, take_free_blocks(pool, &blocks, ULONG_MAX), BLOCK_PAGES);
 	poisoned = chunk_page(list_first_entry(&blocks, struct unmapped_block, list), 1);
@@ -603,6 +606,7 @@ static void ua_release_scrubs(struct kunit *test)
 	map = ua_refill_after_pattern(test, pages, 0x3c, GFP_KERNEL);
 	vunmap(map);
 	ua_free_all_but_keep(pages);
+	drain_caches(pools[numa_mem_id()]);	/* 4K chunks went to CPUs' caches */
 
 	/* Release's first step, then look before the page allocator does. */
 	KUNIT_ASSERT_EQ(test, take_free_blocks(pools[numa_mem_id()], &blocks, ULONG_MAX),
@@ -654,7 +658,7 @@ static void ua_map_local(struct kunit *test)
 
 	KUNIT_ASSERT_NOT_NULL(test, page);
 	ua_fill(test, page, 1, 0x3c);
-	maps = pool->window_maps;
+	maps = pool_sum(pool, window_maps);
 	map = unmapped_page_map_local(page + 1);
 	KUNIT_EXPECT_TRUE(test, irqs_disabled());
 	KUNIT_EXPECT_EQ(test, map[0], 0x3c);
@@ -663,7 +667,7 @@ static void ua_map_local(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, irqs_disabled());
 	for_each_possible_cpu(cpu)
 		KUNIT_EXPECT_TRUE(test, pte_none(ptep_get(per_cpu_ptr(&scrub_slots, cpu)->pte)));
-	KUNIT_EXPECT_EQ(test, pool->window_maps, maps);
+	KUNIT_EXPECT_EQ(test, pool_sum(pool, window_maps), maps);
 	KUNIT_EXPECT_FALSE(test, ua_chunk_zero(test, page, 1));
 	KUNIT_EXPECT_TRUE(test, ua_chunk_zero(test, page + 1, 0));
 	unmapped_pages_free(page, 1);
@@ -705,14 +709,10 @@ static void ua_init_on_free_scrubs(struct kunit *test)
 		unmapped_pages_free(page, order);
 		KUNIT_EXPECT_TRUE_MSG(test, ua_chunk_zero(test, page, order), "order %u", order);
 
-		spin_lock_irq(&pool->lock);
-		window_maps = pool->window_maps;
-		spin_unlock_irq(&pool->lock);
+		window_maps = pool_sum(pool, window_maps);
 		again = unmapped_pages_alloc(GFP_KERNEL | __GFP_ZERO, order);
 		KUNIT_ASSERT_PTR_EQ(test, again, page);
-		spin_lock_irq(&pool->lock);
-		KUNIT_EXPECT_EQ(test, pool->window_maps, window_maps);
-		spin_unlock_irq(&pool->lock);
+		KUNIT_EXPECT_EQ(test, pool_sum(pool, window_maps), window_maps);
 		unmapped_pages_free(again, order);
 	}
 }
@@ -975,12 +975,10 @@ static void ua_fresh_block_zeroed_without_window(struct kunit *test)
 	struct page *page;
 	void *map;
 
-	spin_lock_irq(&pool->lock);
-	maps = pool->window_maps;
-	spin_unlock_irq(&pool->lock);
+	maps = pool_sum(pool, window_maps);
 	page = unmapped_pages_alloc(GFP_KERNEL | __GFP_ZERO, PMD_ORDER);
 	KUNIT_ASSERT_NOT_NULL(test, page);
-	KUNIT_EXPECT_EQ(test, pool->window_maps, maps);
+	KUNIT_EXPECT_EQ(test, pool_sum(pool, window_maps), maps);
 	map = vmap(&page, 1, VM_MAP, PAGE_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, map);
 	KUNIT_EXPECT_PTR_EQ(test, memchr_inv(map, 0, PAGE_SIZE), NULL);
@@ -990,7 +988,7 @@ static void ua_fresh_block_zeroed_without_window(struct kunit *test)
 
 	page = unmapped_pages_alloc(GFP_KERNEL | __GFP_ZERO, PMD_ORDER);
 	KUNIT_ASSERT_NOT_NULL(test, page);
-	KUNIT_EXPECT_EQ(test, pool->window_maps, maps + 1);
+	KUNIT_EXPECT_EQ(test, pool_sum(pool, window_maps), maps + 1);
 	map = vmap(&page, 1, VM_MAP, PAGE_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, map);
 	KUNIT_EXPECT_PTR_EQ(test, memchr_inv(map, 0, PAGE_SIZE), NULL);
@@ -1094,19 +1092,107 @@ static void ua_reused_page_cleared_at_slot(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, page);
 	ua_fill(test, page, 0, 0x5a);
 	unmapped_pages_free(page, 0);
-	spin_lock_irq(&pool->lock);
-	maps = pool->window_maps;
-	clears = pool->slot_clears;
-	spin_unlock_irq(&pool->lock);
+	maps = pool_sum(pool, window_maps);
+	clears = pool_sum(pool, slot_clears);
 
 	/* The block is one free chunk again: its first page comes back. */
 	again = unmapped_pages_alloc(GFP_KERNEL | __GFP_ZERO, 0);
 	KUNIT_ASSERT_PTR_EQ(test, again, page);
-	KUNIT_EXPECT_EQ(test, pool->slot_clears, clears + 1);
-	KUNIT_EXPECT_EQ(test, pool->window_maps, maps);
+	KUNIT_EXPECT_EQ(test, pool_sum(pool, slot_clears), clears + 1);
+	KUNIT_EXPECT_EQ(test, pool_sum(pool, window_maps), maps);
 	KUNIT_EXPECT_TRUE(test, ua_chunk_zero(test, again, 0));
 	unmapped_pages_free(again, 0);
 	unmapped_alloc_drain();
+}
+
+/* A 4K pair in steady state: served by this CPU's cache, no pool->lock. */
+static void ua_cache_serves_without_pool_lock(struct kunit *test)
+{
+	struct unmapped_pool *pool = ua_drained_local_pool(test);
+	long takes, hits;
+	struct page *page;
+	int i;
+
+	migrate_disable();
+	page = unmapped_pages_alloc(GFP_KERNEL, 0);
+	if (page)
+		unmapped_pages_free(page, 0);
+	takes = pool_sum(pool, lock_takes);
+	hits = pool_sum(pool, cache_hits);
+	for (i = 0; page && i < 1000; i++) {
+		page = unmapped_pages_alloc(GFP_KERNEL, 0);
+		if (page)
+			unmapped_pages_free(page, 0);
+	}
+	migrate_enable();
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	KUNIT_EXPECT_EQ(test, pool_sum(pool, lock_takes), takes);
+	KUNIT_EXPECT_EQ(test, pool_sum(pool, cache_hits), hits + 1000);
+	unmapped_alloc_drain();
+}
+
+/*
+ * A cached chunk counts as free, keeps its block until the cache is
+ * emptied, and goes back to the block when its CPU is dead.
+ */
+static void ua_cache_emptied_when_cpu_dies(struct kunit *test)
+{
+	struct unmapped_pool *pool = ua_drained_local_pool(test);
+	struct page *page;
+	struct ua_counts c;
+	LIST_HEAD(blocks);
+	int cpu;
+
+	migrate_disable();
+	cpu = smp_processor_id();
+	page = unmapped_pages_alloc(GFP_KERNEL, 0);
+	if (page)
+		unmapped_pages_free(page, 0);
+	migrate_enable();
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	KUNIT_EXPECT_EQ(test, per_cpu_ptr(pool->cpu, cpu)->count, 1);
+	ua_read_counts(pool, &c);
+	KUNIT_EXPECT_EQ(test, c.used, 0);
+	KUNIT_EXPECT_EQ(test, c.free, BLOCK_PAGES);
+	KUNIT_EXPECT_EQ(test, take_free_blocks(pool, &blocks, ULONG_MAX), 0);
+
+	/* What CPU hotplug calls once @cpu is dead. */
+	pool_cpu_dead(cpu);
+	KUNIT_EXPECT_EQ(test, per_cpu_ptr(pool->cpu, cpu)->count, 0);
+	KUNIT_EXPECT_EQ(test, take_free_blocks(pool, &blocks, ULONG_MAX), BLOCK_PAGES);
+	release_blocks(pool, &blocks, true);
+	ua_read_counts(pool, &c);
+	KUNIT_EXPECT_EQ(test, c.blocks, 0);
+	KUNIT_EXPECT_TRUE(test, kernel_page_present(page));
+}
+
+/* A chunk poisoned while it is cached is held, never handed out. */
+static void ua_poisoned_cached_page_not_handed_out(struct kunit *test)
+{
+	struct unmapped_pool *pool = ua_poison_test_pool(test);
+	struct page *first, *second, *again;
+	struct ua_counts c;
+
+	migrate_disable();
+	first = unmapped_pages_alloc(GFP_KERNEL, 0);
+	second = unmapped_pages_alloc(GFP_KERNEL, 0);
+	if (first)
+		unmapped_pages_free(first, 0);
+	if (second)
+		unmapped_pages_free(second, 0);
+	if (second)
+		ua_poison(test, second);
+	again = unmapped_pages_alloc(GFP_KERNEL, 0);
+	migrate_enable();
+	KUNIT_ASSERT_NOT_NULL(test, first);
+	KUNIT_ASSERT_NOT_NULL(test, second);
+	KUNIT_ASSERT_NOT_NULL(test, again);
+	/* The cache is last in, first out: the poisoned one was on top. */
+	KUNIT_EXPECT_PTR_EQ(test, again, first);
+	ua_read_counts(pool, &c);
+	KUNIT_EXPECT_EQ(test, c.poisoned, 1);
+	unmapped_pages_free(again, 0);
+	ua_expect_unpoison_releases(test, pool, second);
 }
 
 static struct kunit_case unmapped_alloc_cases[] = {
@@ -1134,6 +1220,9 @@ static struct kunit_case unmapped_alloc_cases[] = {
 	KUNIT_CASE(ua_fresh_block_zeroed_without_window),
 	KUNIT_CASE(ua_reused_page_cleared_at_slot),
 	KUNIT_CASE(ua_map_local),
+	KUNIT_CASE(ua_cache_serves_without_pool_lock),
+	KUNIT_CASE(ua_cache_emptied_when_cpu_dies),
+	KUNIT_CASE(ua_poisoned_cached_page_not_handed_out),
 	{}
 };
 
