@@ -9,7 +9,9 @@
  * without splitting it into 4 KiB pages; /proc/kcore reads pool pages as
  * zeros; closing gives the pages back to the pool; draining the pool
  * puts the direct map back as it was.  secretmem faulted again on the
- * pool's reused pages costs no TLB shootdown per page.
+ * pool's reused pages costs no TLB shootdown per page, and its 4 KiB
+ * pages come from a per-CPU cache, rarely taking the pool's lock; a CPU
+ * that goes offline leaves nothing in its cache.
  */
 #define _GNU_SOURCE
 #include <elf.h>
@@ -39,6 +41,8 @@
 #define REUSE_MIB	64UL
 /* TLB shootdowns allowed per 2 MiB of reused memory handed out again. */
 #define REUSE_FLUSHES_PER_2M	2
+/* pool->lock acquisitions allowed per 4 KiB allocation and free. */
+#define LOCKS_PER_PAIR		0.1
 #define TRACING		"/sys/kernel/tracing"
 #define TRACE_INSTANCE	TRACING "/instances/unmapped_pool"
 
@@ -332,28 +336,116 @@ static void secretmem_round(unsigned long size)
  * each before handing it out, on this CPU, with no TLB shootdown.  Pinned
  * to one CPU, so that unmapping the user's mapping sends none either.
  */
-static void test_secretmem_reuse(void)
+static void pin_to_cpu(int cpu)
 {
-	unsigned long size = REUSE_MIB << 20, limit = REUSE_FLUSHES_PER_2M * (size >> 21);
-	long calls, flushes;
 	cpu_set_t one;
 
 	CPU_ZERO(&one);
-	CPU_SET(sched_getcpu(), &one);
+	CPU_SET(cpu, &one);
 	if (sched_setaffinity(0, sizeof(one), &one))
+		ksft_exit_fail_msg("sched_setaffinity to CPU %d: %s\n", cpu, strerror(errno));
+}
+
+static void unpin(void)
+{
+	cpu_set_t all;
+	int cpu;
+
+	CPU_ZERO(&all);
+	for (cpu = 0; cpu < CPU_SETSIZE; cpu++)
+		CPU_SET(cpu, &all);
+	if (sched_setaffinity(0, sizeof(all), &all))
 		ksft_exit_fail_msg("sched_setaffinity: %s\n", strerror(errno));
+}
+
+static void test_secretmem_reuse(void)
+{
+	unsigned long size = REUSE_MIB << 20, limit = REUSE_FLUSHES_PER_2M * (size >> 21);
+	unsigned long pairs = size / PAGE;
+	long calls, flushes, takes, hits;
+	bool traced;
+
+	pin_to_cpu(sched_getcpu());
 	secretmem_round(size);
-	if (!ipi_trace_start()) {
+	traced = ipi_trace_start();
+	calls = cross_cpu_calls();
+	takes = file_value(POOL_DIR "/stats", "lock_takes");
+	hits = file_value(POOL_DIR "/stats", "cache_hits");
+	secretmem_round(size);
+	takes = file_value(POOL_DIR "/stats", "lock_takes") - takes;
+	hits = file_value(POOL_DIR "/stats", "cache_hits") - hits;
+	calls = cross_cpu_calls() - calls;
+	if (traced) {
+		flushes = ipi_trace_stop_tlb_flushes();
+		ksft_test_result(flushes <= (long)limit,
+				 "secretmem %lu MiB again on reused pool pages: %ld TLB shootdowns, at most %lu expected (%ld cross-CPU calls in all)\n",
+				 REUSE_MIB, flushes, limit, calls);
+	} else {
 		ksft_test_result_skip("secretmem again on reused pool pages: no tracefs csd events to tell TLB shootdowns apart\n");
+	}
+	ksft_test_result(takes < LOCKS_PER_PAIR * pairs,
+			 "secretmem %lu MiB again: %.3f pool lock acquisitions per 4 KiB alloc+free (%ld for %lu), below %.1f expected; %ld cache hits\n",
+			 REUSE_MIB, (double)takes / pairs, takes, pairs, LOCKS_PER_PAIR, hits);
+	unpin();
+	drain_pool();
+}
+
+/* The 4 KiB chunks cached on @cpu, all nodes: the "cached" line's column. */
+static long cached_on(int cpu)
+{
+	FILE *f = fopen(POOL_DIR "/stats", "r");
+	char line[4096], *p, *end;
+	long sum = -1, n;
+	int col;
+
+	if (!f)
+		ksft_exit_fail_msg("%s/stats: %s\n", POOL_DIR, strerror(errno));
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "cached ", 7))
+			continue;
+		for (p = line + 7, col = 0; ; p = end, col++) {
+			n = strtol(p, &end, 10);
+			if (end == p)
+				ksft_exit_fail_msg("no CPU %d in the cached line: %s", cpu, line);
+			if (col == cpu)
+				break;
+		}
+		sum = (sum < 0 ? 0 : sum) + n;
+	}
+	fclose(f);
+	if (sum < 0)
+		ksft_exit_fail_msg("no cached line in %s/stats\n", POOL_DIR);
+	return sum;
+}
+
+/* A CPU that goes offline gives the chunks it cached back to their blocks. */
+static void test_cache_cpu_offline(void)
+{
+	const char *what = "CPU offline empties its cache of 4 KiB chunks";
+	char path[128];
+	long before, after;
+	int cpu;
+
+	/* CPU 0 may not go offline: the highest online CPU does. */
+	cpu = sysconf(_SC_NPROCESSORS_ONLN) - 1;
+	snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/online", cpu);
+	if (cpu < 1 || access(path, W_OK)) {
+		ksft_test_result_skip("%s: no second CPU that can go offline\n", what);
 		return;
 	}
-	calls = cross_cpu_calls();
-	secretmem_round(size);
-	calls = cross_cpu_calls() - calls;
-	flushes = ipi_trace_stop_tlb_flushes();
-	ksft_test_result(flushes <= (long)limit,
-			 "secretmem %lu MiB again on reused pool pages: %ld TLB shootdowns, at most %lu expected (%ld cross-CPU calls in all)\n",
-			 REUSE_MIB, flushes, limit, calls);
+	pin_to_cpu(cpu);
+	secretmem_round(4UL << 20);
+	unpin();
+	before = cached_on(cpu);
+	write_file(path, "0");
+	after = cached_on(cpu);
+	write_file(path, "1");
+	if (before <= 0)
+		ksft_test_result_fail("%s: CPU %d cached nothing after secretmem was freed there\n",
+				      what, cpu);
+	else
+		ksft_test_result(after == 0, "%s: CPU %d cached %ld, %ld after it went offline\n",
+				 what, cpu, before, after);
 	drain_pool();
 }
 
@@ -368,7 +460,7 @@ int main(void)
 	ksft_print_header();
 	if (access(POOL_DIR "/drain", W_OK))
 		ksft_exit_skip("no %s (CONFIG_UNMAPPED_ALLOC, debugfs, root)\n", POOL_DIR);
-	ksft_set_plan(17);
+	ksft_set_plan(19);
 
 	/* secretmem is charged to RLIMIT_MEMLOCK as it is faulted. */
 	if (setrlimit(RLIMIT_MEMLOCK, &unlimited))
@@ -407,6 +499,7 @@ int main(void)
 	       before.dm4k, drained.dm4k);
 
 	test_secretmem_reuse();
+	test_cache_cpu_offline();
 
 	kvm = open("/dev/kvm", O_RDWR);
 	if (kvm < 0)
