@@ -34,9 +34,10 @@ check-kasan: build			## KASAN+lockdep+DEBUG_VM kernel: build, boot, the whole of
 distro-build: tree			## Debian's amd64, cloud-amd64, rt-amd64 configs: vmlinux + KVM modules
 	@$(P)/distro-build.sh
 
-bench: build				## direct map and timings: secretmem, guest_memfd (GUEST_BENCH_MIB=1024)
+bench: build				## secretmem reuse; guest_memfd a/b/c/d side by side: table, CSV, plots
 	@$(P)/boot.sh pipeline/guest/bench.sh 1800 && cat build/results/job.log
 	@$(P)/scan-log.sh build/results/console.log
+	@$(P)/bench/plot.sh build/results/bench.csv build/results
 
 stress: build				## KASAN kernel: VM churn under memory pressure (STRESS_SECONDS=600)
 	@$(P)/stress.sh

@@ -71,13 +71,14 @@ build_kernel()
 	run_logged "headers" "$KOBJ/headers.log" "${KMAKE[@]}" headers || exit 1
 }
 
-# Selftests named by tests.list, as "<dir> <binary>" (kvm/x86_64/foo ->
-# kvm x86_64/foo): only those are built.
+# Selftests named by tests.list, and make bench's, as "<dir> <binary>"
+# (kvm/x86_64/foo -> kvm x86_64/foo): only those are built.
 selftests_wanted()
 {
 	awk '$1 == "selftest" { d = $2; sub(/\/.*/, "", d);
 				r = $2; sub(/^[^\/]*\//, "", r); print d, r }' \
 		"$REPO/pipeline/tests.list"
+	echo "kvm x86_64/guest_memfd_bench"
 }
 
 build_selftests()

@@ -8,8 +8,15 @@ it.  TLB flushes of kernel ranges reach the other CPUs as function-call
 IPIs: the CAL line of /proc/interrupts (summed over CPUs) counts them,
 with every other cross-CPU function call of the same time.
 
-usage: secretmem_directmap.py [SIZE_MIB]   (default 1024; secretmem is
-charged to RLIMIT_MEMLOCK as it is faulted: raise 'ulimit -l' first)
+Then, where the pool exists, the reuse case: the same size faulted again
+on the pages the first round freed, pinned to one CPU, counting the TLB
+shootdowns among the cross-CPU calls (the csd_queue_cpu trace event
+names the function each call runs) and the pool's lock acquisitions per
+4 KiB allocation and free.  With CSV_PATH, one line per size goes there.
+
+usage: secretmem_directmap.py [SIZE_MIB [CSV_PATH]]   (default 1024;
+secretmem is charged to RLIMIT_MEMLOCK as it is faulted: raise
+'ulimit -l' first)
 """
 import ctypes
 import mmap
@@ -21,6 +28,9 @@ PAGE = 4096
 DRAIN = "/sys/kernel/debug/unmapped_alloc/drain"
 STATS = "/sys/kernel/debug/unmapped_alloc/stats"
 VMSTAT_KEYS = ("direct_map_", "nr_unmapped_", "unmapped_block_")
+TRACING = "/sys/kernel/tracing"
+INSTANCE = TRACING + "/instances/secretmem_bench"
+FLUSH_FUNCS = ("func=do_kernel_range_flush", "func=do_flush_tlb_all", "func=flush_tlb_func")
 
 
 def snapshot():
@@ -45,17 +55,14 @@ def snapshot():
         with open(STATS) as f:
             for line in f:
                 key, _, val = line.partition(" ")
-                if key in ("window_maps", "blocks_unmapped", "blocks_restored"):
+                if key in ("window_maps", "blocks_unmapped", "blocks_restored",
+                           "lock_takes", "cache_hits", "cache_misses", "slot_clears"):
                     snap["pool " + key] = snap.get("pool " + key, 0) + int(val)
     return snap
 
 
-def main():
-    mib = int(sys.argv[1]) if len(sys.argv) > 1 else 1024
-    size = mib << 20
-    libc = ctypes.CDLL(None, use_errno=True)
-    before = snapshot()
-
+def secretmem_fault(libc, size):
+    """Map SIZE of secretmem, fault it 4 KiB at a time; returns (fd, mem)."""
     fd = libc.syscall(NR_MEMFD_SECRET, 0)
     if fd < 0:
         err = ctypes.get_errno()
@@ -64,19 +71,94 @@ def main():
     mem = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
     for off in range(0, size, PAGE):
         mem[off] = 1
+    return fd, mem
+
+
+def write(path, val):
+    with open(path, "w") as f:
+        f.write(val)
+
+
+def trace_start():
+    """A trace instance of its own with csd_queue_cpu on, or False."""
+    if not os.path.isdir(TRACING + "/instances"):
+        os.system(f"mount -t tracefs nodev {TRACING} 2>/dev/null")
+    try:
+        os.makedirs(INSTANCE, exist_ok=True)
+        write(INSTANCE + "/buffer_size_kb", "16384")
+        write(INSTANCE + "/events/csd/csd_queue_cpu/enable", "1")
+    except OSError:
+        return False
+    return True
+
+
+def trace_stop_flushes():
+    write(INSTANCE + "/events/csd/csd_queue_cpu/enable", "0")
+    with open(INSTANCE + "/trace") as f:
+        n = sum(any(func in line for func in FLUSH_FUNCS) for line in f)
+    os.rmdir(INSTANCE)
+    return n
+
+
+def reuse_round(libc, mib, csv):
+    """Fault MIB again on the pool's reused pages: shootdowns, locks."""
+    size = mib << 20
+    os.sched_setaffinity(0, {os.sched_getcpu()})
+    traced = trace_start()
+    before = snapshot()
+    fd, mem = secretmem_fault(libc, size)
+    mem.close()
+    os.close(fd)
+    after = snapshot()
+    os.sched_setaffinity(0, range(os.cpu_count()))
+    flushes = trace_stop_flushes() if traced else -1
+    pairs = size // PAGE
+    calls = after["irq CAL"] - before["irq CAL"]
+    takes = after["pool lock_takes"] - before["pool lock_takes"]
+    hits = after["pool cache_hits"] - before["pool cache_hits"]
+    per2m = flushes / (size >> 21) if traced else float("nan")
+    print(f"secretmem {mib} MiB again on reused pool pages: {flushes} TLB shootdowns "
+          f"({per2m:.3f} per 2 MiB, goal at most 2), {calls} cross-CPU calls in all "
+          f"({calls / (size >> 21):.3f} per 2 MiB); pool lock {takes} times for {pairs} "
+          f"4 KiB alloc+free pairs ({takes / pairs:.4f} per pair, goal below 0.1), "
+          f"{hits} cache hits")
+    if csv:
+        new = not os.path.exists(csv)
+        with open(csv, "a") as f:
+            if new:
+                f.write("size_mib,tlb_shootdowns,shootdowns_per_2m,cross_cpu_calls,"
+                        "pool_lock_takes,lock_takes_per_pair,cache_hits\n")
+            f.write(f"{mib},{flushes},{per2m:.4f},{calls},{takes},{takes / pairs:.5f},{hits}\n")
+
+
+def main():
+    mib = int(sys.argv[1]) if len(sys.argv) > 1 else 1024
+    csv = sys.argv[2] if len(sys.argv) > 2 else None
+    size = mib << 20
+    libc = ctypes.CDLL(None, use_errno=True)
+    before = snapshot()
+
+    fd, mem = secretmem_fault(libc, size)
     mapped = snapshot()
     mem.close()
     os.close(fd)
     columns = [("before", before), ("mapped", mapped), ("after close", snapshot())]
-    if os.path.exists(DRAIN) and os.path.exists(STATS):
-        with open(DRAIN, "w") as f:
-            f.write("1\n")
+    pool = os.path.exists(DRAIN) and os.path.exists(STATS)
+    if pool:
+        write(DRAIN, "1\n")
         columns.append(("after drain", snapshot()))
 
     print(f"secretmem, {mib} MiB faulted 4 KiB at a time")
     print(f"{'':30}" + "".join(f"{name:>13}" for name, _ in columns))
     for key in before:
         print(f"{key:30}" + "".join(f"{snap[key]:>13}" for _, snap in columns))
+    if pool:
+        # The first round leaves the pool's blocks free, with data in them.
+        fd, mem = secretmem_fault(libc, size)
+        mem.close()
+        os.close(fd)
+        reuse_round(libc, mib, csv)
+        write(DRAIN, "1\n")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@
 /* Internal inode flags, never accepted from userspace. */
 #define KVM_GMEM_SKIP_ZEROING	BIT_ULL(63)
 #define KVM_GMEM_SMALL_FOLIOS	BIT_ULL(62)
+#define KVM_GMEM_PER_FOLIO_MODEL	BIT_ULL(61)	/* guest_memfd_model.c */
 
 static u64 gmem_inode_flags(struct inode *inode)
 {
@@ -61,6 +62,8 @@ u64 kvm_gmem_internal_flags(struct kvm *kvm, u64 flags)
 		flags |= KVM_GMEM_SKIP_ZEROING;
 	if (kvm_arch_gmem_max_folio_order(kvm) < PMD_ORDER)
 		flags |= KVM_GMEM_SMALL_FOLIOS;
+	if (kvm_gmem_model_wanted(kvm))
+		flags |= KVM_GMEM_PER_FOLIO_MODEL;
 	return flags;
 }
 
@@ -71,7 +74,10 @@ bool kvm_gmem_no_direct_map(struct inode *inode)
 
 void kvm_gmem_unmapped_init_mapping(struct inode *inode)
 {
-	mapping_set_large_folios(inode->i_mapping);
+	if (gmem_inode_flags(inode) & KVM_GMEM_PER_FOLIO_MODEL)
+		kvm_gmem_model_init_mapping(inode);
+	else
+		mapping_set_large_folios(inode->i_mapping);
 	inode->i_mapping->i_private_data = get_mem_cgroup_from_mm(current->mm);
 }
 
@@ -145,6 +151,8 @@ struct folio *kvm_gmem_unmapped_get_folio(struct inode *inode, pgoff_t index)
 	struct folio *folio;
 	int err;
 
+	if (gmem_inode_flags(inode) & KVM_GMEM_PER_FOLIO_MODEL)
+		return kvm_gmem_model_get_folio(inode, index);
 	if (!(gmem_inode_flags(inode) & KVM_GMEM_SKIP_ZEROING))
 		gfp |= __GFP_ZERO;
 
