@@ -475,8 +475,9 @@ static gfp_t light(gfp_t gfp)
  * Where an allocation starts and which nodes it may use.  @nid is the
  * caller's, or NUMA_NO_NODE: then the task's memory policy names the
  * node (interleaving advances once per allocation) and, for MPOL_BIND,
- * the nodes.  A node the task's cpuset forbids gives way to the first
- * allowed one in its fallback order, as the page allocator would.
+ * the nodes.  A node the task's cpuset forbids, or one without memory,
+ * gives way to the first allowed one in its fallback order, as the page
+ * allocator would.
  */
 struct alloc_target {
 	int nid;
@@ -522,7 +523,13 @@ static struct alloc_target alloc_target(int nid, gfp_t gfp)
 		    cpuset_nodemask_valid_mems_allowed(&pol->nodes))
 			t.nodes = &pol->nodes;
 	}
-	if (cpuset_allows(t.nid, gfp))
+	/*
+	 * A node without memory (a CPU's, on x86) has an empty pool: start
+	 * from the nearest node with memory, as its zonelist orders them,
+	 * unless @gfp asks for that node only.
+	 */
+	if ((node_state(t.nid, N_MEMORY) || (gfp & __GFP_THISNODE)) &&
+	    cpuset_allows(t.nid, gfp))
 		return t;
 	for_each_zone_zonelist_nodemask(zone, z, node_zonelist(t.nid, gfp),
 					gfp_zone(gfp), t.nodes) {
@@ -1671,8 +1678,9 @@ static void cpu_stats_show(struct seq_file *m, struct unmapped_pool *pool)
 	seq_printf(m, "cache_hits %ld\ncache_misses %ld\nlock_takes %ld\ncached",
 		   pool_sum(pool, cache_hits), pool_sum(pool, cache_misses),
 		   pool_sum(pool, lock_takes));
+	/* A snapshot for tests and people: each count may change meanwhile. */
 	for_each_possible_cpu(cpu)
-		seq_printf(m, " %u", data_race(per_cpu_ptr(pool->cpu, cpu)->count));
+		seq_printf(m, " %u", READ_ONCE(per_cpu_ptr(pool->cpu, cpu)->count));
 	seq_putc(m, '\n');
 }
 

@@ -274,6 +274,10 @@ static void ua_node_selection(struct kunit *test)
 		}
 		KUNIT_ASSERT_NOT_NULL_MSG(test, page, "node %d: no fallback", nid);
 		KUNIT_EXPECT_TRUE(test, node_state(page_to_nid(page), N_MEMORY));
+		/* Its empty pool is not even tried: the nearest node's is. */
+		KUNIT_EXPECT_TRUE_MSG(test, node_state(alloc_target(nid, GFP_KERNEL).nid, N_MEMORY),
+				      "node %d: allocations start from node %d", nid,
+				      alloc_target(nid, GFP_KERNEL).nid);
 		unmapped_pages_free(page, 0);
 	}
 	unmapped_alloc_drain();

@@ -103,7 +103,7 @@ def trace_stop_flushes():
 def reuse_round(libc, mib, csv):
     """Fault MIB again on the pool's reused pages: shootdowns, locks."""
     size = mib << 20
-    os.sched_setaffinity(0, {os.sched_getcpu()})
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     traced = trace_start()
     before = snapshot()
     fd, mem = secretmem_fault(libc, size)

@@ -234,7 +234,18 @@ static double total(const struct cell *c)
 	return c->populate_s + c->fault_s;
 }
 
-static void print_row(const char *label, int s, enum run r, int field)
+/* Field @field of @c, printed as a time when it is one of the first four. */
+static double field(const struct cell *c, int field)
+{
+	const double values[] = {
+		c->populate_s, c->fault_s, total(c), c->teardown_s, c->calls,
+		c->splits2, c->splits3, c->dm4k_kb,
+	};
+
+	return values[field];
+}
+
+static void print_row(const char *label, int s, enum run r, int f)
 {
 	enum path p;
 
@@ -242,20 +253,12 @@ static void print_row(const char *label, int s, enum run r, int field)
 	for (p = 0; p < NR_PATHS; p++) {
 		const struct cell *c = &cells[s][p][r];
 
-		if (!c->done) {
+		if (!c->done)
 			printf("%16s", "-");
-			continue;
-		}
-		switch (field) {
-		case 0: printf("%16.3f", c->populate_s); break;
-		case 1: printf("%16.3f", c->fault_s); break;
-		case 2: printf("%16.3f", total(c)); break;
-		case 3: printf("%16.3f", c->teardown_s); break;
-		case 4: printf("%16ld", c->calls); break;
-		case 5: printf("%16ld", c->splits2); break;
-		case 6: printf("%16ld", c->splits3); break;
-		case 7: printf("%16ld", c->dm4k_kb); break;
-		}
+		else if (f < 4)
+			printf("%16.3f", field(c, f));
+		else
+			printf("%16.0f", field(c, f));
 	}
 	printf("\n");
 }
