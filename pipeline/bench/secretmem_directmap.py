@@ -9,10 +9,11 @@ IPIs: the CAL line of /proc/interrupts (summed over CPUs) counts them,
 with every other cross-CPU function call of the same time.
 
 Then, where the pool exists, the reuse case: the same size faulted again
-on the pages the first round freed, pinned to one CPU, counting the TLB
-shootdowns among the cross-CPU calls (the csd_queue_cpu trace event
-names the function each call runs) and the pool's lock acquisitions per
-4 KiB allocation and free.  With CSV_PATH, one line per size goes there.
+on the pages the first round freed, counting the TLB shootdowns among
+the cross-CPU calls (the csd_queue_cpu trace event names the function
+each call runs; kernel-range ones apart from user-mapping ones) and the
+pool's lock acquisitions per 4 KiB allocation and free.  The process
+stays on one CPU.  With CSV_PATH, one line per size goes there.
 
 usage: secretmem_directmap.py [SIZE_MIB [CSV_PATH]]   (default 1024;
 secretmem is charged to RLIMIT_MEMLOCK as it is faulted: raise
@@ -30,7 +31,9 @@ STATS = "/sys/kernel/debug/unmapped_alloc/stats"
 VMSTAT_KEYS = ("direct_map_", "nr_unmapped_", "unmapped_block_")
 TRACING = "/sys/kernel/tracing"
 INSTANCE = TRACING + "/instances/secretmem_bench"
-FLUSH_FUNCS = ("func=do_kernel_range_flush", "func=do_flush_tlb_all", "func=flush_tlb_func")
+# Kernel-range TLB shootdowns (the pool's, CPA's), and user ones (munmap).
+KERNEL_FLUSHES = ("func=do_kernel_range_flush", "func=do_flush_tlb_all")
+USER_FLUSHES = ("func=flush_tlb_func",)
 
 
 def snapshot():
@@ -93,32 +96,35 @@ def trace_start():
 
 
 def trace_stop_flushes():
+    """(kernel, user) TLB shootdowns traced since trace_start()."""
     write(INSTANCE + "/events/csd/csd_queue_cpu/enable", "0")
+    kernel = user = 0
     with open(INSTANCE + "/trace") as f:
-        n = sum(any(func in line for func in FLUSH_FUNCS) for line in f)
+        for line in f:
+            kernel += any(func in line for func in KERNEL_FLUSHES)
+            user += any(func in line for func in USER_FLUSHES)
     os.rmdir(INSTANCE)
-    return n
+    return kernel, user
 
 
 def reuse_round(libc, mib, csv):
     """Fault MIB again on the pool's reused pages: shootdowns, locks."""
     size = mib << 20
-    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     traced = trace_start()
     before = snapshot()
     fd, mem = secretmem_fault(libc, size)
     mem.close()
     os.close(fd)
     after = snapshot()
-    os.sched_setaffinity(0, range(os.cpu_count()))
-    flushes = trace_stop_flushes() if traced else -1
+    flushes, user = trace_stop_flushes() if traced else (-1, -1)
     pairs = size // PAGE
     calls = after["irq CAL"] - before["irq CAL"]
     takes = after["pool lock_takes"] - before["pool lock_takes"]
     hits = after["pool cache_hits"] - before["pool cache_hits"]
     per2m = flushes / (size >> 21) if traced else float("nan")
-    print(f"secretmem {mib} MiB again on reused pool pages: {flushes} TLB shootdowns "
-          f"({per2m:.3f} per 2 MiB, goal at most 2), {calls} cross-CPU calls in all "
+    print(f"secretmem {mib} MiB again on reused pool pages: {flushes} kernel TLB shootdowns "
+          f"({per2m:.3f} per 2 MiB, goal at most 2; {user} user-mapping ones from munmap), "
+          f"{calls} cross-CPU calls in all "
           f"({calls / (size >> 21):.3f} per 2 MiB); pool lock {takes} times for {pairs} "
           f"4 KiB alloc+free pairs ({takes / pairs:.4f} per pair, goal below 0.1), "
           f"{hits} cache hits")
@@ -126,15 +132,19 @@ def reuse_round(libc, mib, csv):
         new = not os.path.exists(csv)
         with open(csv, "a") as f:
             if new:
-                f.write("size_mib,tlb_shootdowns,shootdowns_per_2m,cross_cpu_calls,"
-                        "pool_lock_takes,lock_takes_per_pair,cache_hits\n")
-            f.write(f"{mib},{flushes},{per2m:.4f},{calls},{takes},{takes / pairs:.5f},{hits}\n")
+                f.write("size_mib,kernel_tlb_shootdowns,shootdowns_per_2m,user_tlb_shootdowns,"
+                        "cross_cpu_calls,pool_lock_takes,lock_takes_per_pair,cache_hits\n")
+            f.write(f"{mib},{flushes},{per2m:.4f},{user},{calls},{takes},"
+                    f"{takes / pairs:.5f},{hits}\n")
 
 
 def main():
     mib = int(sys.argv[1]) if len(sys.argv) > 1 else 1024
     csv = sys.argv[2] if len(sys.argv) > 2 else None
     size = mib << 20
+    # On one CPU from the start: unmapping then sends no TLB shootdown for
+    # the process's own mappings, which have been on no other CPU.
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     libc = ctypes.CDLL(None, use_errno=True)
     before = snapshot()
 

@@ -50,8 +50,8 @@ static const struct {
 } paths[NR_PATHS] = {
 	[PLAIN]        = { "a", "6.12 guest_memfd",            false, false, false },
 	[MODEL]        = { "b", "per-folio removal (model)",   true,  true,  false },
-	[POOL]         = { "c", "pool, zeroing",               true,  false, false },
-	[POOL_NO_ZERO] = { "d", "pool, no zeroing (tainted)",  true,  false, true  },
+	[POOL]         = { "c", "pool with zeroing",           true,  false, false },
+	[POOL_NO_ZERO] = { "d", "pool without zeroing (tainted)", true, false, true },
 };
 
 static const unsigned long sizes_mib[] = { 256, 1024, 4096 };
