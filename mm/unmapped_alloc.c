@@ -47,7 +47,7 @@
  * off, so none is irq-unsafe for lockdep:
  *   pool_cpu->lock -> pool->lock -> blocks_by_pfn
  *   mapping->i_pages (a folio split) -> pool->lock
- *   pool->window_lock, under which no other lock is taken
+ *   pool->window_lock -> the vmalloc and page table locks of the window
  * The locks of collapse_direct_map() (memory hotplug, init_mm's mmap
  * lock, cpa_lock, pgd_lock) are never taken under any of these.
  */
@@ -100,6 +100,7 @@
 
 struct unmapped_block {
 	struct list_head list;		/* pool->blocks, or a release list */
+	struct rcu_head rcu;		/* find_block() reads blocks under RCU */
 	unsigned long pfn;		/* first page, aligned to its order */
 	unsigned int order;		/* PMD_ORDER unless allocation fell back */
 	unsigned long nr_free;		/* free pages */
@@ -112,10 +113,9 @@ struct unmapped_block {
 /*
  * A CPU's part of a pool: its cache of free 4K chunks and the counters
  * that move on every allocation, summed when read (pool_sum()).  lock
- * protects chunks and count; the CPU's tasks take it, and so do drains
- * from any CPU, always with interrupts off.  A task that moved to another
- * CPU after it picked this cache still uses it under the lock.  The
- * counters change only by this_cpu operations.
+ * protects chunks and count; the CPU's tasks take it (lock_cache()), and
+ * so do drains from any CPU, always with interrupts off.  The counters
+ * change only by this_cpu operations.
  */
 struct pool_cpu {
 	spinlock_t lock;
@@ -182,8 +182,9 @@ struct unmapped_pool {
 static struct unmapped_pool *pools[MAX_NUMNODES] __ro_after_init;
 static bool pools_enabled __ro_after_init;
 /*
- * Set while a hibernation image may be made: no block joins a pool.
- * Written by the PM notifier; read under pool->lock where a block joins.
+ * Set while a hibernation image may be made: no block joins a pool and no
+ * chunk a CPU's cache.  Written by the PM notifier; read under pool->lock
+ * where a block joins and under a cache's lock where a chunk is cached.
  */
 static bool pools_frozen;
 /* Its lock nests in pool->lock, which is irq-safe: so is this one. */
@@ -433,17 +434,26 @@ static void release_unpoisoned(struct unmapped_pool *pool,
 	}
 }
 
+/*
+ * The block holding @pfn.  The blocks tried at other alignments may be
+ * leaving their pool meanwhile: they are freed after an RCU grace period.
+ * The block found stays while the caller holds pool->lock or a used
+ * chunk of it.
+ */
 static struct unmapped_block *find_block(unsigned long pfn)
 {
-	struct unmapped_block *block;
+	struct unmapped_block *block = NULL;
 	int order;
 
+	rcu_read_lock();
 	for (order = PMD_ORDER; order >= 0; order--) {
 		block = xa_load(&blocks_by_pfn, ALIGN_DOWN(pfn, 1UL << order));
-		if (block && block->order == order)
-			return block;
+		if (block && READ_ONCE(block->order) == order)
+			break;
+		block = NULL;
 	}
-	return NULL;
+	rcu_read_unlock();
+	return block;
 }
 
 /*
@@ -524,11 +534,12 @@ static struct alloc_target alloc_target(int nid, gfp_t gfp)
 			t.nodes = &pol->nodes;
 	}
 	/*
-	 * A node without memory (a CPU's, on x86) has an empty pool: start
+	 * A node without memory for the kernel (a CPU's on x86, or one with
+	 * ZONE_MOVABLE only) has an empty pool: start
 	 * from the nearest node with memory, as its zonelist orders them,
 	 * unless @gfp asks for that node only.
 	 */
-	if ((node_state(t.nid, N_MEMORY) || (gfp & __GFP_THISNODE)) &&
+	if ((node_state(t.nid, N_NORMAL_MEMORY) || (gfp & __GFP_THISNODE)) &&
 	    cpuset_allows(t.nid, gfp))
 		return t;
 	for_each_zone_zonelist_nodemask(zone, z, node_zonelist(t.nid, gfp),
@@ -698,8 +709,37 @@ free_block:
 }
 
 /*
+ * This CPU's cache of @pool, locked: the task cannot move to another CPU
+ * until unlock_cache(), so a cache is only ever filled on its own CPU,
+ * and a CPU that goes offline waits for its users to leave.  As the page
+ * allocator's pcp_spin_lock(), with migration off on PREEMPT_RT, where
+ * the lock sleeps, and preemption off elsewhere.
+ */
+static struct pool_cpu *lock_cache(struct unmapped_pool *pool, unsigned long *flags)
+{
+	struct pool_cpu *pc;
+
+	if (IS_ENABLED(CONFIG_PREEMPT_RT))
+		migrate_disable();
+	else
+		preempt_disable();
+	pc = this_cpu_ptr(pool->cpu);
+	spin_lock_irqsave(&pc->lock, *flags);
+	return pc;
+}
+
+static void unlock_cache(struct pool_cpu *pc, unsigned long flags)
+{
+	spin_unlock_irqrestore(&pc->lock, flags);
+	if (IS_ENABLED(CONFIG_PREEMPT_RT))
+		migrate_enable();
+	else
+		preempt_enable();
+}
+
+/*
  * Give cached chunks back to their blocks, the oldest first, up to @nr of
- * them.  The cache's lock is held.
+ * them.  The cache's lock is held, with interrupts off but on PREEMPT_RT.
  */
 static void spill_cache(struct unmapped_pool *pool, struct pool_cpu *pc,
 			unsigned int nr)
@@ -710,7 +750,7 @@ static void spill_cache(struct unmapped_pool *pool, struct pool_cpu *pc,
 
 	if (!nr || !pc->count)
 		return;
-	spin_lock(&pool->lock);		/* interrupts are off */
+	spin_lock(&pool->lock);		/* nested in the cache's, irq-safe */
 	this_cpu_inc(pool->cpu->lock_takes);
 	while (nr-- && pc->count) {
 		page = list_last_entry(&pc->chunks, struct page, lru);
@@ -734,7 +774,7 @@ static void fill_cache(struct unmapped_pool *pool, struct pool_cpu *pc)
 	unsigned int i;
 	bool zeroed;
 
-	spin_lock(&pool->lock);		/* interrupts are off */
+	spin_lock(&pool->lock);		/* nested in the cache's, irq-safe */
 	this_cpu_inc(pool->cpu->lock_takes);
 	for (i = 0; i < CACHE_BATCH; i++) {
 		page = take_chunk(pool, 0, &zeroed);
@@ -753,11 +793,11 @@ static void fill_cache(struct unmapped_pool *pool, struct pool_cpu *pc)
  */
 static struct page *take_cached(struct unmapped_pool *pool, bool *zeroed)
 {
-	struct pool_cpu *pc = raw_cpu_ptr(pool->cpu);
+	struct pool_cpu *pc;
 	struct page *page;
 	unsigned long flags;
 
-	spin_lock_irqsave(&pc->lock, flags);
+	pc = lock_cache(pool, &flags);
 	if (pc->count) {
 		this_cpu_inc(pool->cpu->cache_hits);
 	} else {
@@ -775,7 +815,7 @@ static struct page *take_cached(struct unmapped_pool *pool, bool *zeroed)
 		list_move_tail(&page->lru, &pc->chunks);
 		spill_cache(pool, pc, 1);
 	}
-	spin_unlock_irqrestore(&pc->lock, flags);
+	unlock_cache(pc, flags);
 	return page;
 }
 
@@ -786,13 +826,13 @@ static struct page *take_cached(struct unmapped_pool *pool, bool *zeroed)
 static bool cache_chunk(struct unmapped_pool *pool, struct page *page,
 			bool zeroed)
 {
-	struct pool_cpu *pc = raw_cpu_ptr(pool->cpu);
+	struct pool_cpu *pc;
 	unsigned long flags;
 	bool cached = false;
 
 	if (unlikely(PageHWPoison(page)))
 		return false;
-	spin_lock_irqsave(&pc->lock, flags);
+	pc = lock_cache(pool, &flags);
 	if (likely(!READ_ONCE(pools_frozen))) {
 		set_page_private(page, zeroed ? CACHED_ZEROED : 0);
 		list_add(&page->lru, &pc->chunks);
@@ -800,7 +840,7 @@ static bool cache_chunk(struct unmapped_pool *pool, struct page *page,
 			spill_cache(pool, pc, CACHE_BATCH);
 		cached = true;
 	}
-	spin_unlock_irqrestore(&pc->lock, flags);
+	unlock_cache(pc, flags);
 	return cached;
 }
 
@@ -821,6 +861,25 @@ static void drain_caches(struct unmapped_pool *pool)
 
 	for_each_possible_cpu(cpu)
 		drain_cache(pool, cpu);
+}
+
+/*
+ * Chunks the CPUs cache keep their blocks: before a chunk larger than 4K
+ * takes a fresh block (a direct map change and a TLB flush on every CPU),
+ * they go back to their blocks and the pool is looked at again.
+ */
+static struct page *take_after_draining(struct unmapped_pool *pool,
+					unsigned int order, bool *zeroed)
+{
+	struct page *page;
+
+	if (!pool || !order || !pool_sum(pool, count))
+		return NULL;
+	drain_caches(pool);
+	lock_pool(pool);
+	page = take_chunk(pool, order, zeroed);
+	unlock_pool(pool);
+	return page;
 }
 
 static struct page *take_from_pool(struct unmapped_pool *pool, unsigned int order,
@@ -1096,11 +1155,14 @@ static void pool_free(struct page *page, unsigned int order)
  * memory policy names (mempolicy_slab_node()); a node the task's cpuset
  * forbids gives way to the first allowed one in its fallback order.  The
  * pages come, in this order, from: the target node's pool (a 4K chunk
- * from this CPU's cache of it, refilled in batches); a block free
+ * from this CPU's cache of it, refilled in batches; for a larger chunk,
+ * after the CPUs' caches went back to their blocks); a block free
  * now on the target node; a free chunk of the pools of the other nodes
  * the policy (MPOL_BIND) and cpuset allow, in fallback order; a 2M block
  * free now on one of those nodes; a block of @order from the page
- * allocator with its fallback and reclaim.  With __GFP_THISNODE only the
+ * allocator with its fallback and reclaim.  A target node without memory
+ * for the kernel gives way to the nearest one with it, as the page
+ * allocator's zonelist orders them.  With __GFP_THISNODE only the
  * target node is used.  With __GFP_ZERO the pages are zeroed; without
  * it they hold whatever the pool's previous user left there, which is
  * what callers whose memory is initialised by firmware want.  The reclaim
@@ -1141,8 +1203,11 @@ struct page *unmapped_pages_alloc_node(int nid, gfp_t gfp, unsigned int order)
 	t = alloc_target(nid, gfp);
 	/* Where the cpuset allows no node, t.nid is a forbidden one. */
 	page = NULL;
-	if (cpuset_allows(t.nid, gfp))
+	if (cpuset_allows(t.nid, gfp)) {
 		page = take_from_pool(pool_of(t.nid), order, &zeroed);
+		if (!page)
+			page = take_after_draining(pool_of(t.nid), order, &zeroed);
+	}
 	if (!page)
 		page = refill_and_take(&t, gfp, order, PMD_ORDER, true, &zeroed);
 	if (!page && !(gfp & __GFP_THISNODE))
@@ -1536,13 +1601,13 @@ static void release_blocks(struct unmapped_pool *pool, struct list_head *blocks,
 		set_page_count(page, 1);
 		__free_pages(page, block->order);
 		if (list_empty(&block->list))
-			kfree(block);
+			kfree_rcu(block, rcu);
 	}
 	if (collapse) {
 		list_for_each_entry_safe(block, next, &later, list) {
 			collapse_direct_map(pfn_to_page(block->pfn), 1UL << block->order);
 			list_del(&block->list);
-			kfree(block);
+			kfree_rcu(block, rcu);
 		}
 	}
 
@@ -1578,7 +1643,7 @@ static void collapse_worker(struct work_struct *work)
 
 	list_for_each_entry_safe(block, next, &blocks, list) {
 		collapse_direct_map(pfn_to_page(block->pfn), 1UL << block->order);
-		kfree(block);
+		kfree_rcu(block, rcu);
 	}
 }
 
@@ -1653,9 +1718,12 @@ static unsigned long pool_shrink_scan(struct shrinker *shrinker,
 
 	if (!pool)
 		return SHRINK_STOP;
-	/* A cached 4K chunk would keep its whole block from the allocator. */
-	drain_caches(pool);
 	pages = take_free_blocks(pool, &blocks, sc->nr_to_scan);
+	if (!pages) {
+		/* A cached 4K chunk keeps its whole block from the allocator. */
+		drain_caches(pool);
+		pages = take_free_blocks(pool, &blocks, sc->nr_to_scan);
+	}
 	if (!pages)
 		return SHRINK_STOP;
 	lock_pool(pool);
@@ -1680,7 +1748,7 @@ static void cpu_stats_show(struct seq_file *m, struct unmapped_pool *pool)
 		   pool_sum(pool, lock_takes));
 	/* A snapshot for tests and people: each count may change meanwhile. */
 	for_each_possible_cpu(cpu)
-		seq_printf(m, " %u", READ_ONCE(per_cpu_ptr(pool->cpu, cpu)->count));
+		seq_printf(m, " %d:%u", cpu, READ_ONCE(per_cpu_ptr(pool->cpu, cpu)->count));
 	seq_putc(m, '\n');
 }
 
@@ -1805,7 +1873,7 @@ static bool pools_load(struct pools_load *l)
 		pool = pool_of(nid);
 		if (!pool)
 			continue;
-		l->used += pool_sum(pool, pages_used);
+		l->used += max(pool_sum(pool, pages_used), 0L);
 		l->poisoned += READ_ONCE(pool->pages_poisoned);
 		l->kept += READ_ONCE(pool->blocks_kept);
 		l->releasing += READ_ONCE(pool->blocks_releasing);
@@ -1903,11 +1971,7 @@ static int pool_memory_callback(struct notifier_block *nb,
 	return NOTIFY_OK;
 }
 
-/*
- * A CPU that is gone keeps no chunk: its cache goes to the blocks.  (A
- * task that picked the cache before it moved away may still put one
- * there, under the lock; drains empty every possible CPU's cache.)
- */
+/* A CPU that is gone keeps no chunk: its cache goes to the blocks. */
 static int pool_cpu_dead(unsigned int cpu)
 {
 	int nid;

@@ -1109,29 +1109,47 @@ static void ua_reused_page_cleared_at_slot(struct kunit *test)
 	unmapped_alloc_drain();
 }
 
+static void ua_unpin(void *unused)
+{
+	set_cpus_allowed_ptr(current, cpu_possible_mask);
+}
+
+/* Keep the test on the CPU it runs on, and so on one CPU's caches. */
+static int ua_pin(struct kunit *test)
+{
+	int cpu = raw_smp_processor_id();
+
+	KUNIT_ASSERT_EQ(test, set_cpus_allowed_ptr(current, cpumask_of(cpu)), 0);
+	KUNIT_ASSERT_EQ(test, kunit_add_action(test, ua_unpin, NULL), 0);
+	return cpu;
+}
+
 /* A 4K pair in steady state: served by this CPU's cache, no pool->lock. */
 static void ua_cache_serves_without_pool_lock(struct kunit *test)
 {
-	struct unmapped_pool *pool = ua_drained_local_pool(test);
-	long takes, hits;
+	unsigned long takes, hits;
+	struct unmapped_pool *pool;
+	struct pool_cpu *pc;
 	struct page *page;
-	int i;
+	int cpu, i;
 
-	migrate_disable();
+	ua_drained_local_pool(test);
+	cpu = ua_pin(test);
 	page = unmapped_pages_alloc(GFP_KERNEL, 0);
-	if (page)
-		unmapped_pages_free(page, 0);
-	takes = pool_sum(pool, lock_takes);
-	hits = pool_sum(pool, cache_hits);
-	for (i = 0; page && i < 1000; i++) {
-		page = unmapped_pages_alloc(GFP_KERNEL, 0);
-		if (page)
-			unmapped_pages_free(page, 0);
-	}
-	migrate_enable();
 	KUNIT_ASSERT_NOT_NULL(test, page);
-	KUNIT_EXPECT_EQ(test, pool_sum(pool, lock_takes), takes);
-	KUNIT_EXPECT_EQ(test, pool_sum(pool, cache_hits), hits + 1000);
+	pool = pool_of(page_to_nid(page));
+	pc = per_cpu_ptr(pool->cpu, cpu);
+	unmapped_pages_free(page, 0);
+	takes = pc->lock_takes;
+	hits = pc->cache_hits;
+	for (i = 0; i < 1000; i++) {
+		page = unmapped_pages_alloc(GFP_KERNEL, 0);
+		KUNIT_ASSERT_NOT_NULL(test, page);
+		KUNIT_ASSERT_EQ(test, page_to_nid(page), pool->nid);
+		unmapped_pages_free(page, 0);
+	}
+	KUNIT_EXPECT_EQ(test, pc->lock_takes, takes);
+	KUNIT_EXPECT_EQ(test, pc->cache_hits, hits + 1000);
 	unmapped_alloc_drain();
 }
 
@@ -1141,29 +1159,30 @@ static void ua_cache_serves_without_pool_lock(struct kunit *test)
  */
 static void ua_cache_emptied_when_cpu_dies(struct kunit *test)
 {
-	struct unmapped_pool *pool = ua_drained_local_pool(test);
+	struct unmapped_pool *pool;
+	unsigned long block_pages;
 	struct page *page;
 	struct ua_counts c;
 	LIST_HEAD(blocks);
 	int cpu;
 
-	migrate_disable();
-	cpu = smp_processor_id();
+	ua_drained_local_pool(test);
+	cpu = ua_pin(test);
 	page = unmapped_pages_alloc(GFP_KERNEL, 0);
-	if (page)
-		unmapped_pages_free(page, 0);
-	migrate_enable();
 	KUNIT_ASSERT_NOT_NULL(test, page);
+	pool = pool_of(page_to_nid(page));
+	block_pages = 1UL << find_block(page_to_pfn(page))->order;
+	unmapped_pages_free(page, 0);
 	KUNIT_EXPECT_EQ(test, per_cpu_ptr(pool->cpu, cpu)->count, 1);
 	ua_read_counts(pool, &c);
 	KUNIT_EXPECT_EQ(test, c.used, 0);
-	KUNIT_EXPECT_EQ(test, c.free, BLOCK_PAGES);
+	KUNIT_EXPECT_EQ(test, c.free, block_pages);
 	KUNIT_EXPECT_EQ(test, take_free_blocks(pool, &blocks, ULONG_MAX), 0);
 
 	/* What CPU hotplug calls once @cpu is dead. */
 	pool_cpu_dead(cpu);
 	KUNIT_EXPECT_EQ(test, per_cpu_ptr(pool->cpu, cpu)->count, 0);
-	KUNIT_EXPECT_EQ(test, take_free_blocks(pool, &blocks, ULONG_MAX), BLOCK_PAGES);
+	KUNIT_EXPECT_EQ(test, take_free_blocks(pool, &blocks, ULONG_MAX), block_pages);
 	release_blocks(pool, &blocks, true);
 	ua_read_counts(pool, &c);
 	KUNIT_EXPECT_EQ(test, c.blocks, 0);
@@ -1173,23 +1192,21 @@ static void ua_cache_emptied_when_cpu_dies(struct kunit *test)
 /* A chunk poisoned while it is cached is held, never handed out. */
 static void ua_poisoned_cached_page_not_handed_out(struct kunit *test)
 {
-	struct unmapped_pool *pool = ua_poison_test_pool(test);
 	struct page *first, *second, *again;
+	struct unmapped_pool *pool;
 	struct ua_counts c;
 
-	migrate_disable();
+	ua_poison_test_pool(test);
+	ua_pin(test);
 	first = unmapped_pages_alloc(GFP_KERNEL, 0);
-	second = unmapped_pages_alloc(GFP_KERNEL, 0);
-	if (first)
-		unmapped_pages_free(first, 0);
-	if (second)
-		unmapped_pages_free(second, 0);
-	if (second)
-		ua_poison(test, second);
-	again = unmapped_pages_alloc(GFP_KERNEL, 0);
-	migrate_enable();
 	KUNIT_ASSERT_NOT_NULL(test, first);
+	second = unmapped_pages_alloc(GFP_KERNEL, 0);
 	KUNIT_ASSERT_NOT_NULL(test, second);
+	pool = pool_of(page_to_nid(first));
+	unmapped_pages_free(first, 0);
+	unmapped_pages_free(second, 0);
+	ua_poison(test, second);
+	again = unmapped_pages_alloc(GFP_KERNEL, 0);
 	KUNIT_ASSERT_NOT_NULL(test, again);
 	/* The cache is last in, first out: the poisoned one was on top. */
 	KUNIT_EXPECT_PTR_EQ(test, again, first);

@@ -14,8 +14,9 @@
  * Files get the model instead of the pool while kvm.gmem_per_folio_model
  * is set, for VM types without an arch prepare step (those that may have
  * 2M pool folios): the folio is zeroed and marked up to date, i.e.
- * prepared, before it leaves the direct map.  Setting it taints the
- * kernel: it exists to compare, not to run guests.
+ * prepared, before it leaves the direct map.  Unlike the pool's files it
+ * always zeroes, and its folios are charged as 6.12's are.  Setting it
+ * taints the kernel: it exists to compare, not to run guests.
  */
 #include <linux/kvm_host.h>
 #include <linux/moduleparam.h>
@@ -94,14 +95,20 @@ struct folio *kvm_gmem_model_get_folio(struct inode *inode, pgoff_t index)
 	return folio;
 }
 
-/* Up to date means zapped: kvm_gmem_model_get_folio() sets it last. */
+/*
+ * Up to date means zapped: kvm_gmem_model_get_folio() sets it last.  A
+ * folio that cannot be mapped back is leaked, with a reference of its own:
+ * the page allocator must never get a page absent from the direct map.
+ */
 static void model_free_folio(struct folio *folio)
 {
 	struct page *page = folio_page(folio, 0);
 
 	if (gmem_aops->free_folio)
 		gmem_aops->free_folio(folio);
-	if (folio_test_uptodate(folio))
-		WARN_ONCE(set_direct_map_valid(page, 1, true),
-			  "kvm: gmem model: pfn %#lx stays unmapped\n", page_to_pfn(page));
+	if (folio_test_uptodate(folio) && set_direct_map_valid(page, 1, true)) {
+		pr_err_ratelimited("kvm: gmem model: pfn %#lx stays unmapped, leaked\n",
+				   page_to_pfn(page));
+		folio_get(folio);
+	}
 }
