@@ -96,15 +96,20 @@ def trace_start():
 
 
 def trace_stop_flushes():
-    """(kernel, user) TLB shootdowns traced since trace_start()."""
+    """(kernel, user) TLB shootdowns traced since trace_start(), and the
+    count of every function the cross-CPU calls ran."""
     write(INSTANCE + "/events/csd/csd_queue_cpu/enable", "0")
     kernel = user = 0
+    funcs = {}
     with open(INSTANCE + "/trace") as f:
         for line in f:
             kernel += any(func in line for func in KERNEL_FLUSHES)
             user += any(func in line for func in USER_FLUSHES)
+            for word in line.split():
+                if word.startswith("func="):
+                    funcs[word[5:]] = funcs.get(word[5:], 0) + 1
     os.rmdir(INSTANCE)
-    return kernel, user
+    return kernel, user, funcs
 
 
 def reuse_round(libc, mib, csv):
@@ -116,7 +121,7 @@ def reuse_round(libc, mib, csv):
     mem.close()
     os.close(fd)
     after = snapshot()
-    flushes, user = trace_stop_flushes() if traced else (-1, -1)
+    flushes, user, funcs = trace_stop_flushes() if traced else (-1, -1, {})
     pairs = size // PAGE
     calls = after["irq CAL"] - before["irq CAL"]
     takes = after["pool lock_takes"] - before["pool lock_takes"]
@@ -128,6 +133,10 @@ def reuse_round(libc, mib, csv):
           f"({calls / (size >> 21):.3f} per 2 MiB); pool lock {takes} times for {pairs} "
           f"4 KiB alloc+free pairs ({takes / pairs:.4f} per pair, goal below 0.1), "
           f"{hits} cache hits")
+    if funcs:
+        top = sorted(funcs.items(), key=lambda kv: -kv[1])[:6]
+        print("  cross-CPU calls traced, by function: " +
+              ", ".join(f"{name} {n}" for name, n in top))
     if csv:
         new = not os.path.exists(csv)
         with open(csv, "a") as f:

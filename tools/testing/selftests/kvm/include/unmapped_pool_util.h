@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Helpers for tests of guest_memfd on the unmapped page pool: the pool's
- * debugfs files, summed over nodes, and punching holes.
+ * debugfs files, summed over nodes, punching holes, the taint flags.
  */
 #ifndef SELFTEST_KVM_UNMAPPED_POOL_UTIL_H
 #define SELFTEST_KVM_UNMAPPED_POOL_UTIL_H
@@ -40,6 +40,17 @@ static inline void punch(int fd, off_t off, off_t len)
 	int r = fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len);
 
 	TEST_ASSERT(!r, "fallocate(PUNCH_HOLE) at %#lx+%#lx: %s", off, len, strerror(errno));
+}
+
+/* /proc/sys/kernel/tainted: the test-only knobs set TAINT_USER. */
+static inline unsigned long taint_flags(void)
+{
+	FILE *f = fopen("/proc/sys/kernel/tainted", "r");
+	unsigned long taint;
+
+	TEST_ASSERT(f && fscanf(f, "%lu", &taint) == 1, "read /proc/sys/kernel/tainted");
+	fclose(f);
+	return taint;
 }
 
 #endif /* SELFTEST_KVM_UNMAPPED_POOL_UTIL_H */

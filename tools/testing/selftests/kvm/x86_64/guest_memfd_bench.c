@@ -109,16 +109,6 @@ static void reset_knobs(void)
 	set_param(FW_INIT_PARAM, false);
 }
 
-static unsigned long taint_flags(void)
-{
-	FILE *f = fopen("/proc/sys/kernel/tainted", "r");
-	unsigned long taint;
-
-	TEST_ASSERT(f && fscanf(f, "%lu", &taint) == 1, "read /proc/sys/kernel/tainted");
-	fclose(f);
-	return taint;
-}
-
 static void drain_pool(void)
 {
 	int fd = open(POOL_DIR "/drain", O_WRONLY);

@@ -97,16 +97,6 @@ static void set_fw_init(bool on)
 
 #define TAINT_USER	6
 
-static unsigned long taint_flags(void)
-{
-	FILE *f = fopen("/proc/sys/kernel/tainted", "r");
-	unsigned long taint;
-
-	TEST_ASSERT(f && fscanf(f, "%lu", &taint) == 1, "read /proc/sys/kernel/tainted");
-	fclose(f);
-	return taint;
-}
-
 /* The test-only knob that skips zeroing taints the kernel when set. */
 static void test_fw_init_taints(void)
 {
