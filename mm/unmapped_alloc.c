@@ -485,9 +485,8 @@ static gfp_t light(gfp_t gfp)
  * Where an allocation starts and which nodes it may use.  @nid is the
  * caller's, or NUMA_NO_NODE: then the task's memory policy names the
  * node (interleaving advances once per allocation) and, for MPOL_BIND,
- * the nodes.  A node the task's cpuset forbids, or one without memory,
- * gives way to the first allowed one in its fallback order, as the page
- * allocator would.
+ * the nodes.  A node the task's cpuset forbids gives way to the first
+ * allowed one in its fallback order, as the page allocator would.
  */
 struct alloc_target {
 	int nid;
@@ -533,14 +532,7 @@ static struct alloc_target alloc_target(int nid, gfp_t gfp)
 		    cpuset_nodemask_valid_mems_allowed(&pol->nodes))
 			t.nodes = &pol->nodes;
 	}
-	/*
-	 * A node without memory for the kernel (a CPU's on x86, or one with
-	 * ZONE_MOVABLE only) has an empty pool: start
-	 * from the nearest node with memory, as its zonelist orders them,
-	 * unless @gfp asks for that node only.
-	 */
-	if ((node_state(t.nid, N_NORMAL_MEMORY) || (gfp & __GFP_THISNODE)) &&
-	    cpuset_allows(t.nid, gfp))
+	if (cpuset_allows(t.nid, gfp))
 		return t;
 	for_each_zone_zonelist_nodemask(zone, z, node_zonelist(t.nid, gfp),
 					gfp_zone(gfp), t.nodes) {
@@ -1161,9 +1153,8 @@ static void pool_free(struct page *page, unsigned int order)
  * the policy (MPOL_BIND) and cpuset allow, in fallback order; a 2M block
  * free now on one of those nodes; a block of @order from the page
  * allocator with its fallback and reclaim.  A target node without memory
- * for the kernel gives way to the nearest one with it, as the page
- * allocator's zonelist orders them.  With __GFP_THISNODE only the
- * target node is used.  With __GFP_ZERO the pages are zeroed; without
+ * for the kernel starts with the other nodes' pools.  With __GFP_THISNODE
+ * only the target node is used.  With __GFP_ZERO the pages are zeroed; without
  * it they hold whatever the pool's previous user left there, which is
  * what callers whose memory is initialised by firmware want.  The reclaim
  * and warning modifiers of @gfp (__GFP_NORETRY, __GFP_NOWARN, ...) apply
@@ -1187,7 +1178,7 @@ struct page *unmapped_pages_alloc_node(int nid, gfp_t gfp, unsigned int order)
 	struct alloc_target t;
 	struct page *page;
 	bool zeroed = false;
-	bool must_clear;
+	bool must_clear, has_memory;
 
 	if (WARN_ONCE(order > PMD_ORDER, "unmapped_alloc: order %u above %u\n",
 		      order, PMD_ORDER))
@@ -1201,14 +1192,20 @@ struct page *unmapped_pages_alloc_node(int nid, gfp_t gfp, unsigned int order)
 	if (READ_ONCE(pools_frozen))
 		return NULL;
 	t = alloc_target(nid, gfp);
+	/*
+	 * A node without memory for the kernel (a CPU's on x86, or one with
+	 * ZONE_MOVABLE only) has nothing in its pool and no block to give:
+	 * its allocations start with the other nodes' pools.
+	 */
+	has_memory = node_state(t.nid, N_NORMAL_MEMORY);
 	/* Where the cpuset allows no node, t.nid is a forbidden one. */
 	page = NULL;
-	if (cpuset_allows(t.nid, gfp)) {
+	if (has_memory && cpuset_allows(t.nid, gfp)) {
 		page = take_from_pool(pool_of(t.nid), order, &zeroed);
 		if (!page)
 			page = take_after_draining(pool_of(t.nid), order, &zeroed);
 	}
-	if (!page)
+	if (!page && has_memory)
 		page = refill_and_take(&t, gfp, order, PMD_ORDER, true, &zeroed);
 	if (!page && !(gfp & __GFP_THISNODE))
 		page = take_from_other_pools(&t, gfp, order, &zeroed);

@@ -251,6 +251,7 @@ static void ua_fallback_block(struct kunit *test)
 static void ua_node_selection(struct kunit *test)
 {
 	struct page *page;
+	long takes;
 	int nid;
 
 	ua_drained_local_pool(test);
@@ -274,10 +275,13 @@ static void ua_node_selection(struct kunit *test)
 		}
 		KUNIT_ASSERT_NOT_NULL_MSG(test, page, "node %d: no fallback", nid);
 		KUNIT_EXPECT_TRUE(test, node_state(page_to_nid(page), N_MEMORY));
-		/* Its empty pool is not even tried: the nearest node's is. */
-		KUNIT_EXPECT_TRUE_MSG(test, node_state(alloc_target(nid, GFP_KERNEL).nid, N_MEMORY),
-				      "node %d: allocations start from node %d", nid,
-				      alloc_target(nid, GFP_KERNEL).nid);
+		unmapped_pages_free(page, 0);
+		/* Its pool, always empty, is not even tried. */
+		takes = pool_sum(pools[nid], lock_takes);
+		page = unmapped_pages_alloc_node(nid, GFP_KERNEL, 0);
+		KUNIT_ASSERT_NOT_NULL_MSG(test, page, "node %d: no fallback", nid);
+		KUNIT_EXPECT_EQ_MSG(test, pool_sum(pools[nid], lock_takes), takes,
+				    "node %d has no memory: its pool's lock was taken", nid);
 		unmapped_pages_free(page, 0);
 	}
 	unmapped_alloc_drain();
