@@ -3,7 +3,7 @@
 
 P := pipeline
 
-.PHONY: all deps tree build demo check check-configs check-kasan distro-build bench stress refresh reset-tree clean help
+.PHONY: all deps tree build demo check check-configs check-kasan distro-build bench stress series series-check qemu-series-check refresh reset-tree clean help
 .NOTPARALLEL:
 
 all: deps build demo			## install, build, run the demo (the main job)
@@ -41,6 +41,15 @@ bench: build				## secretmem reuse; guest_memfd a/b/c/d side by side: table, CSV
 
 stress: build				## KASAN kernel: VM churn under memory pressure (STRESS_SECONDS=600)
 	@$(P)/stress.sh
+
+series: tree				## the kernel patch series with its cover letter in build/series/
+	@$(P)/series.sh
+
+series-check: series			## apply, build and checkpatch each patch (BASE=orig: Debian's .orig)
+	@$(P)/series-check.sh
+
+qemu-series-check: deps			## git am, build and checkpatch each patch of qemu-patches/
+	@$(P)/qemu-series-check.sh
 
 refresh:				## write edits in build/linux back into the repo
 	@$(P)/refresh.sh

@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# make series: the kernel side of this repository as a git-am-able patch
+# series in build/series/ (0000-cover-letter.patch, NNNN-*.patch).
+#
+# series/NN-*.txt describe the patches in order: the commit message, a
+# line "---", then the repository files the patch brings to their final
+# content.  A file marked "interim" is brought only part of the way: its
+# final content with series/interim/NN/<kernel path>.diff applied, for a
+# change that a later patch completes.  Every kernel file and <path>.patch
+# of the repository reaches its final content in exactly one patch.
+#
+# The patches are commits on a git repository of the base tree (made once,
+# under the cache), authored and signed off by git config's user, dated
+# with this repository's HEAD so that the output is reproducible.
+set -euo pipefail
+. "$(dirname "$0")/series-common.sh"
+
+OUT=${SERIES_OUT:-$REPO/build/series}
+STEPS=$REPO/series
+COVER=$STEPS/cover-letter.txt
+
+identity()
+{
+	NAME=$(git -C "$REPO" config user.name || true)
+	EMAIL=$(git -C "$REPO" config user.email || true)
+	[ -n "$NAME" ] && [ -n "$EMAIL" ] ||
+		die "git config user.name and user.email must be set: the series' authorship and Signed-off-by lines come from them (git config --global user.name 'Your Name'; git config --global user.email you@example.org)"
+}
+
+# Subject and body of a step file: everything above its "---" line.
+step_message() { sed '/^---$/,$d' "$1"; }
+# Its files, as "<repo path> [interim]".
+step_files() { sed '1,/^---$/d; /^#/d; /^[[:space:]]*$/d' "$1"; }
+
+# Content of repository file $1 at step $2 ("" for final) into $3.
+content_at()
+{
+	local f=$1 nn=$2 dst=$3 t=${1%.patch} d
+	mkdir -p "$(dirname "$dst")"
+	if [ "$f" != "$t" ]; then
+		cp "$PRISTINE/$t" "$dst"
+		patch -s -F0 -f -N --no-backup-if-mismatch -r - -o "$dst.new" "$dst" <"$REPO/$f" >/dev/null ||
+			die "$f does not apply to the base"
+		mv "$dst.new" "$dst"
+	else
+		cp "$REPO/$f" "$dst"
+	fi
+	[ -n "$nn" ] || return 0
+	d=$STEPS/interim/$nn/$t.diff
+	[ -f "$d" ] || die "series/$nn: $f is marked interim but series/interim/$nn/$t.diff is missing"
+	patch -s -F0 -f -N --no-backup-if-mismatch -r - -o "$dst.new" "$dst" <"$d" >/dev/null ||
+		die "series/interim/$nn/$t.diff no longer applies to the final $t: remake it as 'diff -u final interim' (docs/series.md)"
+	mv "$dst.new" "$dst"
+}
+
+# Check the step files against the repository before writing anything.
+check_steps()
+{
+	local s nn f flag finals interims missing
+	finals=$(mktemp) interims=$(mktemp)
+	for s in "$STEPS"/[0-9][0-9]-*.txt; do
+		nn=$(basename "$s" | cut -c1-2)
+		grep -qx -- '---' "$s" || die "series/$(basename "$s"): no '---' line before its files"
+		[ -n "$(step_message "$s" | head -n1)" ] || die "series/$(basename "$s"): no subject"
+		while read -r f flag; do
+			printf '%s\n' "$OVERLAY_FILES" | grep -qxF -- "$f" ||
+				die "series/$(basename "$s"): $f is not a kernel file or patch of this repository"
+			case "$flag" in
+			"") grep -qxF -- "$f" "$finals" &&
+				die "series/$(basename "$s"): $f already reached its final content in an earlier patch"
+			    echo "$f" >>"$finals" ;;
+			interim) grep -qxF -- "$f" "$finals" &&
+				die "series/$(basename "$s"): $f is interim after its final patch"
+			    echo "$f" >>"$interims" ;;
+			*) die "series/$(basename "$s"): unknown mark '$flag' for $f" ;;
+			esac
+		done < <(step_files "$s")
+	done
+	missing=$(printf '%s\n' "$OVERLAY_FILES" | grep -vxF -f "$finals" || true)
+	[ -z "$missing" ] || die "in no patch of series/: $(echo $missing)"
+	rm -f "$finals" "$interims"
+}
+
+commit_steps()
+{
+	local s nn f flag tmp date n=0
+	tmp=$(mktemp -d)
+	date=$(git -C "$REPO" log -1 --format=%cI 2>/dev/null || echo 2026-01-01T00:00:00+00:00)
+	git_series checkout -q -f --detach base
+	git_series clean -fdxq
+	for s in "$STEPS"/[0-9][0-9]-*.txt; do
+		nn=$(basename "$s" | cut -c1-2)
+		while read -r f flag; do
+			content_at "$f" "$([ "$flag" = interim ] && echo "$nn")" "$tmp/x"
+			mkdir -p "$SERIES_SRC/$(dirname "${f%.patch}")"
+			cp "$tmp/x" "$SERIES_SRC/${f%.patch}"
+		done < <(step_files "$s")
+		git_series add -f -A
+		if git_series diff --cached --quiet; then
+			die "series/$(basename "$s") changes nothing"
+		fi
+		step_message "$s" >"$tmp/msg"
+		GIT_AUTHOR_NAME=$NAME GIT_AUTHOR_EMAIL=$EMAIL GIT_AUTHOR_DATE=$date \
+		GIT_COMMITTER_NAME=$NAME GIT_COMMITTER_EMAIL=$EMAIL GIT_COMMITTER_DATE=$date \
+			git_series commit -q -s --cleanup=strip -F "$tmp/msg"
+		n=$((n + 1))
+	done
+	git_series branch -f series HEAD
+	rm -rf "$tmp"
+	log "$n commits on $SERIES_SRC (branch series)"
+}
+
+# The last commit holds exactly the final content of every overlay file.
+check_final()
+{
+	local tmp p bad=0 changed targets
+	tmp=$(mktemp -d)
+	for p in $OVERLAY_FILES; do
+		content_at "$p" "" "$tmp/x"
+		cmp -s "$tmp/x" "$SERIES_SRC/${p%.patch}" || { echo "differs: ${p%.patch}" >&2; bad=1; }
+	done
+	rm -rf "$tmp"
+	changed=$(git_series diff --name-only base series | sort)
+	targets=$(printf '%s\n' $OVERLAY_FILES | sed 's/\.patch$//' | sort -u)
+	[ "$changed" = "$targets" ] || { diff <(echo "$targets") <(echo "$changed") >&2; bad=1; }
+	[ $bad -eq 0 ] || die "the series' last commit is not the repository's tree"
+}
+
+cover_letter()
+{
+	local cover=$1 to cc subject upstream tmp
+	upstream=$(make -s -C "$PRISTINE" kernelversion)
+	to=$(cd "$SERIES_SRC" && perl scripts/get_maintainer.pl --no-git --no-git-fallback \
+		--no-rolestats --no-r --no-l --no-multiline "$OUT"/0*-*.patch 2>/dev/null || true)
+	cc=$(cd "$SERIES_SRC" && perl scripts/get_maintainer.pl --no-git --no-git-fallback \
+		--no-rolestats --no-m --no-multiline "$OUT"/0*-*.patch 2>/dev/null || true)
+	[ -n "$to" ] || die "scripts/get_maintainer.pl found no maintainer for the series"
+	subject=$(head -n1 "$COVER")
+	tmp=$(mktemp)
+	sed '1d; /^#/d' "$COVER" | sed '/./,$!d' |
+		sed -e "s/@DEBIAN_VERSION@/$KVER/g" -e "s/@UPSTREAM_VERSION@/$upstream/g" >"$tmp"
+	# One address per header line; the cover letter dated like the patches.
+	awk -v subject="$subject" -v to="$to" -v cc="$cc" -v body="$tmp" \
+	    -v date="$(git_series log -1 --format=%cD series)" '
+		BEGIN { gsub(/, /, ",\n ", to); gsub(/, /, ",\n ", cc) }
+		/^Date: / && !dated { print "Date: " date; dated = 1; next }
+		/^Subject: / { sub(/\*\*\* SUBJECT HERE \*\*\*/, subject); print
+			       print "To: " to; if (cc != "") print "Cc: " cc; next }
+		/^\*\*\* BLURB HERE \*\*\*$/ { while ((getline l < body) > 0) print l; next }
+		{ print }' "$cover" >"$cover.new"
+	mv "$cover.new" "$cover"
+	rm -f "$tmp"
+}
+
+identity
+[ -f "$COVER" ] || die "series/cover-letter.txt is missing"
+check_steps
+ensure_series_git
+commit_steps
+check_final
+rm -rf "$OUT"
+mkdir -p "$OUT"
+git_series format-patch -q --cover-letter --subject-prefix="RFC PATCH" \
+	--zero-commit -o "$OUT" base..series
+cover_letter "$OUT"/0000-cover-letter.patch
+log "series written to ${OUT#"$REPO/"}: $(ls "$OUT" | wc -l) files"
+git_series log --oneline --reverse base..series >&2
