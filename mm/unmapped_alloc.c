@@ -1242,8 +1242,9 @@ struct page *unmapped_pages_alloc_node(int nid, gfp_t gfp, unsigned int order)
  *
  * The folio, large when @order is not 0, is taken as by
  * unmapped_pages_alloc_node() and returns to the pool when its last
- * reference is dropped, e.g. after it left the page cache.  A folio added to the page cache is charged to a memory
- * cgroup there: do not pass __GFP_ACCOUNT for one.
+ * reference is dropped, e.g. after it left the page cache.  A folio
+ * added to the page cache is charged to a memory cgroup there: do not
+ * pass __GFP_ACCOUNT for one.
  *
  * Context: Process context; may sleep.
  * Return: the folio, or NULL.

@@ -21,6 +21,10 @@ RESULTS=${RESULTS:-$REPO/build/results}
 JOBS=${JOBS:-$(nproc)}
 
 export CCACHE_DIR=$GMEM_CACHE/ccache
+# Paths relative to the build directory: an O= tree beside its source
+# ($TREE/obj and $TREE/src, $TREE/series/obj and $TREE/series/src) then
+# shares the cache with every other such pair.
+export CCACHE_BASEDIR=$GMEM_CACHE
 export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
 
 log()  { printf '==> %s\n' "$*" >&2; }

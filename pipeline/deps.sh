@@ -8,7 +8,7 @@ BACKPORTS_LIST=/etc/apt/sources.list.d/gmem-pool-bookworm-backports.sources
 PKGS=(linux-source-6.12 linux-config-6.12 build-essential flex bison bc libelf-dev libssl-dev
       ccache cpio kmod rsync xz-utils patch python3 util-linux libcap-dev
       libglib2.0-dev libpixman-1-dev libfdt-dev python3-venv ninja-build pkg-config
-      gnuplot-nox)
+      gnuplot-nox python3-ply python3-git)
 QEMU_PKG=qemu-system-x86
 QEMU_MIN_MAJOR=10
 

@@ -218,7 +218,8 @@ static void test_guest_memfd(int kvm, bool mixed, const char *what)
 		ksft_test_result_pass("%s: no 2M page of the direct map was split\n", what);
 	else
 		ksft_test_result_fail("%s: level-2 splits %ld -> %ld, DirectMap4k %ld -> %ld kB\n",
-				      what, before.splits2, mapped.splits2, before.dm4k, mapped.dm4k);
+				      what, before.splits2, mapped.splits2,
+				      before.dm4k, mapped.dm4k);
 
 	close(fd);
 	close(vm);

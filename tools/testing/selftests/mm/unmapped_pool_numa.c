@@ -235,7 +235,8 @@ static bool taken_from_counted(enum user user, int want, const char *why,
 			got = d;
 		} else if (d > 0) {
 			elsewhere += d;
-			ksft_print_msg("%s %s: %ld pages from node %d\n", user_name[user], why, d, n);
+			ksft_print_msg("%s %s: %ld pages from node %d\n",
+				       user_name[user], why, d, n);
 		}
 	}
 	give_back(&h, TEST_SIZE);
@@ -739,14 +740,16 @@ static void test_hotplug(void)
 	}
 	err = set_block_state(nr, "online_kernel");
 	if (err)
-		ksft_exit_fail_msg("memory%d (node %d): online_kernel: %s\n", nr, node, strerror(err));
+		ksft_exit_fail_msg("memory%d (node %d): online_kernel: %s\n",
+				   nr, node, strerror(err));
 	ksft_print_msg("memory%d onlined on node %d\n", nr, node);
 
 	run_on_cpu(0);
 	drain_pool();
 	before = pool_used(node);
 	if (set_policy(MPOL_BIND, node))
-		ksft_exit_fail_msg("set_mempolicy(MPOL_BIND, node %d): %s\n", node, strerror(errno));
+		ksft_exit_fail_msg("set_mempolicy(MPOL_BIND, node %d): %s\n",
+				   node, strerror(errno));
 	err = take(SECRETMEM, size, &h);
 	set_policy(MPOL_DEFAULT, 0);
 	ok = !err && pool_used(node) - before == (long)(size / PAGE);

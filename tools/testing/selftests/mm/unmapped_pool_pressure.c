@@ -147,7 +147,8 @@ int main(void)
 		ksft_exit_fail_msg("waitpid: %s\n", strerror(errno));
 
 	if (shrunk > shrunk0)
-		ksft_test_result_pass("the shrinker released %ld free pool pages\n", shrunk - shrunk0);
+		ksft_test_result_pass("the shrinker released %ld free pool pages\n",
+				      shrunk - shrunk0);
 	else
 		ksft_test_result_fail("the shrinker released nothing (pages_shrunk %ld)\n", shrunk);
 	if (oom == oom0)

@@ -449,8 +449,10 @@ static const struct bad_call bad_calls[] = {
 	{ "punch, length not page-aligned", EINVAL, bad_punch_unaligned },
 	{ "ftruncate", EINVAL, bad_truncate },
 	{ "mmap", ENODEV, bad_mmap },
-	{ "KVM_SET_USER_MEMORY_REGION2, another VM's guest_memfd", EINVAL, bad_slot_other_vms_gmem },
-	{ "KVM_SET_USER_MEMORY_REGION2, offset not page-aligned", EINVAL, bad_slot_offset_unaligned },
+	{ "KVM_SET_USER_MEMORY_REGION2, another VM's guest_memfd", EINVAL,
+	  bad_slot_other_vms_gmem },
+	{ "KVM_SET_USER_MEMORY_REGION2, offset not page-aligned", EINVAL,
+	  bad_slot_offset_unaligned },
 	{ "KVM_SET_USER_MEMORY_REGION2, past the file's end", EINVAL, bad_slot_past_end },
 	{ "KVM_SET_USER_MEMORY_REGION2, not a guest_memfd", EINVAL, bad_slot_not_gmem },
 	{ "KVM_SET_USER_MEMORY_REGION2, fd -1", EBADF, bad_slot_closed_fd },
@@ -705,7 +707,8 @@ int main(int argc, char *argv[])
 	}
 	injection_on(false);
 
-	pr_info("VMs %lu (%lu with the flag), guest passes %lu\n", sum.vms, sum.flagged, sum.passes);
+	pr_info("VMs %lu (%lu with the flag), guest passes %lu\n",
+		sum.vms, sum.flagged, sum.passes);
 	pr_info("holes %lu, to shared %lu, to private %lu, fallocate %lu\n",
 		sum.holes, sum.to_shared, sum.to_private, sum.fallocs);
 	pr_info("invalid calls %lu; VMs with fault injection %lu, injected failures %lu\n",

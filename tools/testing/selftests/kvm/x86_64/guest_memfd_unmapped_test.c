@@ -633,7 +633,8 @@ static void test_hibernation(void)
 	TEST_ASSERT(!err, "hibernation with no pool page in use should pass the freezer test, got %s",
 		    strerror(err));
 	read_pool(&p);
-	TEST_ASSERT(!p.blocks, "hibernation should have drained the pool, %ld blocks left", p.blocks);
+	TEST_ASSERT(!p.blocks, "hibernation should have drained the pool, %ld blocks left",
+		    p.blocks);
 	write_sysfs("/sys/power/pm_test", "none");
 
 	fd = vm_create_guest_memfd(vm, SZ_2M, GUEST_MEMFD_FLAG_NO_DIRECT_MAP);
@@ -911,7 +912,8 @@ static void test_pool_off(unsigned long vm_type)
 	TEST_ASSERT_EQ(vm_check_cap(vm, KVM_CAP_GUEST_MEMFD_FLAGS), 0);
 	fd = __vm_create_guest_memfd(vm, SZ_2M, GUEST_MEMFD_FLAG_NO_DIRECT_MAP);
 	TEST_ASSERT(fd == -1 && errno == EINVAL,
-		    "the flag without a pool should fail with EINVAL, got fd %d errno %d", fd, errno);
+		    "the flag without a pool should fail with EINVAL, got fd %d errno %d",
+		    fd, errno);
 	fd = vm_create_guest_memfd(vm, SZ_2M, 0);
 	TEST_ASSERT(!fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, SZ_2M), "fallocate: %s",
 		    strerror(errno));

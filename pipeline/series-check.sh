@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# make series-check: apply build/series/ patch by patch with git am on a
+# clean base, run the base's checkpatch.pl --strict on each patch, and
+# build the test configuration after each (incrementally, with ccache).
+#
+#   BASE=debian (default)  Debian's linux-source-6.12, the tree make tree
+#                          uses; the last patch's tree must equal make tree's.
+#   BASE=orig              the .orig tarball of Debian's linux-6.12 source
+#                          package: upstream stable minus the few files
+#                          Debian removes (ORIG_VERSION=6.12.N picks another
+#                          one than the base's).
+#   SERIES_BUILD=each|last|none   what to build (default: each for debian,
+#                          last for orig, whose patches checkpatch already saw)
+#
+# Checkpatch: an ERROR or WARNING fails the patch unless
+# pipeline/checkpatch.ignore lists its type for the repository file it is
+# in, or for '*' (any file); CHECKs are listed and do not fail.
+set -euo pipefail
+. "$(dirname "$0")/series-common.sh"
+
+BASE=${BASE:-debian}
+PATCHES=${SERIES_OUT:-$REPO/build/series}
+IGNORE=$REPO/pipeline/checkpatch.ignore
+mapfile -t FRAGMENTS < <(kernel_fragments)
+
+case "$BASE" in
+debian) SRC=$SERIES_SRC
+	OBJ=$TREE/series/obj
+	BUILD=${SERIES_BUILD:-each}
+	CHECKPATCH=1 ;;
+orig)	. "$(dirname "$0")/orig.sh"
+	ensure_orig_git
+	SRC=$ORIG_SRC
+	OBJ=$ORIG_OBJ
+	BUILD=${SERIES_BUILD:-last}
+	CHECKPATCH=0 ;;
+*)	die "BASE=$BASE: expected debian or orig" ;;
+esac
+case "$BUILD" in each|last|none) ;; *) die "SERIES_BUILD=$BUILD: expected each, last or none" ;; esac
+KMAKE=(make -C "$SRC" O="$OBJ" -j"$JOBS" CC="ccache gcc" HOSTCC="ccache gcc")
+
+# Types checkpatch.ignore allows for kernel path $1.
+allowed_types()
+{
+	local key=$1
+	[ -e "$REPO/$1.patch" ] && key=$1.patch
+	awk -v f="$key" '$1 == f || $1 == "*" { print $2 }' "$IGNORE" | tr ',\n' '  '
+}
+
+# checkpatch's report on patch $1 as "LEVEL TYPE FILE MESSAGE" lines.
+checkpatch_report()
+{
+	(cd "$SRC" && perl scripts/checkpatch.pl --strict --show-types --color=never \
+		--no-summary "$1" 2>&1 || true) |
+	awk '/^(ERROR|WARNING|CHECK):[A-Z_0-9]+:/ {
+		if (lvl != "") print lvl, type, (file == "" ? "-" : file), msg
+		split($0, a, ":"); lvl = a[1]; type = a[2]
+		msg = $0; sub(/^[A-Z]+:[A-Z_0-9]+: */, "", msg); file = ""; next }
+	     lvl != "" && file == "" && /^#[0-9]+: FILE: / {
+		file = $3; sub(/:[0-9]+:?$/, "", file); next }
+	     END { if (lvl != "") print lvl, type, (file == "" ? "-" : file), msg }'
+}
+
+# 0 when patch $1 has no ERROR or WARNING that checkpatch.ignore does not
+# explain; prints every finding.
+check_style()
+{
+	local p=$1 lvl type file msg bad=0 checks=0
+	while read -r lvl type file msg; do
+		if [ "$lvl" = CHECK ]; then
+			checks=$((checks + 1))
+			printf '    check: %s %s: %s\n' "$type" "$file" "$msg"
+		elif printf ' %s ' "$(allowed_types "$file")" | grep -q " $type "; then
+			printf '    %s (checkpatch.ignore): %s %s\n' "${lvl,,}" "$type" "$file"
+		else
+			printf '    %s: %s %s: %s\n' "${lvl^^}" "$type" "$file" "$msg"
+			bad=1
+		fi
+	done < <(checkpatch_report "$p")
+	return $bad
+}
+
+# The test configuration, as far as this patch's Kconfig knows it: options
+# a later patch adds are dropped by olddefconfig until then.
+configure()
+{
+	mkdir -p "$OBJ"
+	"${KMAKE[@]}" -s x86_64_defconfig
+	"$SRC/scripts/kconfig/merge_config.sh" -m -O "$OBJ" "$OBJ/.config" "${FRAGMENTS[@]}" >/dev/null
+	"${KMAKE[@]}" -s olddefconfig
+}
+
+build()
+{
+	local what=$1 start=$SECONDS
+	configure
+	run_logged "$what" "$OBJ/build.log" "${KMAKE[@]}" bzImage modules ||
+		die "$what does not build (log: $OBJ/build.log)"
+	log "$what built in $((SECONDS - start))s"
+}
+
+# The last patch's tree is what make tree assembles, file for file.
+check_same_as_tree()
+{
+	local p bad=0
+	while read -r p; do
+		[ -n "$p" ] || continue
+		cmp -s "$SRC/$p" "$KSRC/$p" || { echo "  differs from make tree: $p" >&2; bad=1; }
+	done <"$TREE/overlay.list"
+	[ "$(git -C "$SRC" diff --name-only base HEAD | sort)" = "$(sort "$TREE/overlay.list")" ] ||
+		{ echo "  the series changes other files than make tree" >&2; bad=1; }
+	[ $bad -eq 0 ] || die "the last patch's tree is not what make tree assembles"
+	log "the last patch's tree is make tree's (every one of $(wc -l <"$TREE/overlay.list") files)"
+}
+
+mapfile -t SERIES < <(ls "$PATCHES"/[0-9][0-9][0-9][0-9]-*.patch 2>/dev/null | grep -v '/0000-')
+[ ${#SERIES[@]} -gt 0 ] || die "no patches in $PATCHES (make series)"
+
+take_cache_lock
+git -C "$SRC" am --abort >/dev/null 2>&1 || true
+git -C "$SRC" checkout -q -f --detach base
+git -C "$SRC" clean -fdxq
+log "checking ${#SERIES[@]} patches on $(git -C "$SRC" log -1 --format=%s base) (build: $BUILD)"
+failed_style=""
+start=$SECONDS
+for p in "${SERIES[@]}"; do
+	name=$(basename "$p")
+	if ! out=$(git -C "$SRC" -c user.name=check -c user.email=check@localhost am -q "$p" 2>&1); then
+		printf '%s\n' "$out" >&2
+		git -C "$SRC" am --abort >/dev/null 2>&1 || true
+		die "$name does not apply"
+	fi
+	log "$name: applied"
+	if [ $CHECKPATCH = 1 ]; then
+		check_style "$p" || failed_style+="$name "
+	fi
+	if [ "$BUILD" = each ] || { [ "$BUILD" = last ] && [ "$p" = "${SERIES[-1]}" ]; }; then
+		build "$name"
+	fi
+done
+[ -z "$failed_style" ] || die "checkpatch: ERROR or WARNING not in pipeline/checkpatch.ignore in: $failed_style"
+if [ "$BASE" = debian ]; then
+	check_same_as_tree
+else
+	orig_report
+fi
+log "series-check ($BASE): ${#SERIES[@]} patches applied$([ $CHECKPATCH = 1 ] && echo ", checkpatch clean")$([ "$BUILD" != none ] && echo ", built ($BUILD)") in $((SECONDS - start))s"
