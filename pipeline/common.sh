@@ -119,3 +119,35 @@ run_logged()
 	fi
 	return $rc
 }
+
+# A git repository of a source tree, for git am: $1: directory to create,
+# $2: tree or tarball (one top directory) to fill it from, $3: the base
+# commit's message.  The base is committed once, tagged "base", with
+# every file, also those its .gitignore names.
+make_base_git()
+{
+	local dir=$1 from=$2 what=$3
+	[ -f "$dir/.git/gmem-base-complete" ] && return 0
+	log "making a git repository of $what in $dir (a few minutes, once)"
+	rm -rf "$dir" "$dir.tmp"
+	mkdir -p "$dir.tmp"
+	if [ -d "$from" ]; then
+		cp -a "$from/." "$dir.tmp/"
+		rm -f "$dir.tmp/.complete"
+	else
+		tar -xf "$from" -C "$dir.tmp" --strip-components=1
+	fi
+	(
+		cd "$dir.tmp"
+		git init -q -b base-tree
+		git config core.autocrlf false
+		# Files the base's .gitignore matches are part of the base too.
+		git add -A -f
+		GIT_AUTHOR_DATE=2000-01-01T00:00:00Z GIT_COMMITTER_DATE=2000-01-01T00:00:00Z \
+			git -c user.name=base -c user.email=base@localhost \
+			commit -q -m "$what"
+		git tag base
+		touch .git/gmem-base-complete
+	)
+	mv "$dir.tmp" "$dir"
+}

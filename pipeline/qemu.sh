@@ -11,29 +11,11 @@
 # the orig tarball, so the build says which it used.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
+. "$(dirname "$0")/qemu-source.sh"
 
 SERIES_DIR=$REPO/qemu-patches
-SRC_CACHE=$GMEM_CACHE/qemu-src
 
-# Read once: awk stopping at its match would kill apt-cache with SIGPIPE.
-index=$(apt-cache showsrc qemu 2>/dev/null || true)
-
-version=$(sed -n 's/^Version: //p' <<<"$index" | sort -V | tail -n1)
-[ -n "$version" ] || die "apt knows no qemu source package (deb-src for bookworm-backports: make deps)"
-upstream=${version#*:}
-upstream=${upstream%-*}
-orig=qemu_$upstream.orig.tar.xz
-sum=$(awk -v f="$orig" '/^Checksums-Sha256:/ { on = 1; next }
-	/^[^ ]/ { on = 0 } on && $3 == f { print $1; exit }' <<<"$index")
-[ -n "$sum" ] || die "no SHA-256 for $orig in apt's Sources index"
-
-mkdir -p "$SRC_CACHE"
-if ! echo "$sum  $SRC_CACHE/$orig" | sha256sum -c --quiet 2>/dev/null; then
-	log "fetching qemu $version source"
-	(cd "$SRC_CACHE" && apt-get source --download-only "qemu=$version" >/dev/null 2>&1) || true
-	echo "$sum  $SRC_CACHE/$orig" | sha256sum -c --quiet ||
-		die "could not fetch $orig with the checksum apt expects"
-fi
+qemu_orig
 
 series_sum=$( (cd "$SERIES_DIR" && cat series && grep -v '^#' series | xargs -r cat) | sha256sum | cut -c1-16)
 OUT=$GMEM_CACHE/qemu-build/$upstream-${sum:0:12}-$series_sum
@@ -65,22 +47,14 @@ grep -vE '^[[:space:]]*(#|$)' "$SERIES_DIR/series" | while read -r p; do
 		die "qemu-patches/$p does not apply to qemu $version"
 done
 
-# The +ds tarball carries no edk2 firmware (Debian builds that in its own
-# package); meson would unpack it whenever bzip2 exists.
-sed -i 's/^  *unpack_edk2_blobs = bzip2.found()$/    unpack_edk2_blobs = false/' "$SRC/meson.build"
-grep -q 'unpack_edk2_blobs = false$' "$SRC/meson.build" ||
-	die "meson.build: cannot turn off the edk2 blobs"
+qemu_no_edk2_blobs "$SRC"
 log "configuring (x86_64-softmmu)"
 mkdir -p "$SRC/build"
 # The +ds tarball has no bundled meson wheel: Debian builds with the
 # system's meson (>= 1.5, from bookworm-backports) and /usr/bin/python3;
 # it has no firmware blobs either: the installed qemu-system-data provides
 # them at run time (-L /usr/share/qemu).
-(cd "$SRC/build" && ../configure --prefix="$OUT/install" --target-list=x86_64-softmmu \
-	--python=/usr/bin/python3 --disable-download --disable-install-blobs \
-	--cc="ccache gcc" --enable-kvm --disable-docs --disable-werror \
-	--disable-gtk --disable-sdl --disable-vnc --disable-opengl --disable-curses \
-	--disable-libusb --disable-usb-redir --disable-spice --disable-xen --disable-tools \
+(cd "$SRC/build" && ../configure --prefix="$OUT/install" "${QEMU_CONFIGURE[@]}" \
 	>"$OUT/configure.log" 2>&1) || { tail -20 "$OUT/configure.log" >&2; die "configure failed"; }
 [ -z "${QEMU_CONFIGURE_ONLY:-}" ] || { log "configured in $SRC/build"; exit 0; }
 log "building qemu-system-x86_64 (progress in $OUT/build.log)"

@@ -156,6 +156,8 @@ cover_letter()
 identity
 [ -f "$COVER" ] || die "series/cover-letter.txt is missing"
 check_steps
+# The repository of the base is shared with series-check.sh.
+take_cache_lock
 ensure_series_git
 commit_steps
 check_final

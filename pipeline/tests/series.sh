@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# make series writes a cover letter and one patch per series/NN-*.txt,
+# signed off by git config's user, the same on every run; the series
+# applies with git am on the base, passes checkpatch, and ends at make
+# tree's tree (series-check without the builds, which take long: see
+# docs/series.md).  Without a git identity make series stops with a clear
+# message, and series-check names a patch that does not apply.
+set -euo pipefail
+. "$(dirname "$0")/../common.sh"
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+n=0 bad=0
+ok()    { n=$((n + 1)); echo "ok $n - $1"; }
+notok() { n=$((n + 1)); bad=$((bad + 1)); echo "not ok $n - $1"; }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else notok "$what"; fi; }
+
+name=$(git -C "$REPO" config user.name || true)
+email=$(git -C "$REPO" config user.email || true)
+if [ -z "$name" ] || [ -z "$email" ]; then
+	echo "SKIP: git config user.name/user.email unset: make series needs them"
+	exit 4
+fi
+steps=$(ls "$REPO"/series/[0-9][0-9]-*.txt | wc -l)
+
+rc=0
+SERIES_OUT=$tmp/a "$REPO/pipeline/series.sh" >"$tmp/a.log" 2>&1 || rc=$?
+[ $rc -eq 0 ] || { tail -20 "$tmp/a.log"; notok "make series exits 0 (got $rc)"; echo "$n tests, $bad failed"; exit 1; }
+ok "make series exits 0"
+check "a cover letter and $steps patches, one per series/NN-*.txt (got $(ls "$tmp/a" | wc -l) files)" \
+	test "$(ls "$tmp/a" | wc -l)" -eq $((steps + 1)) -a -f "$tmp/a/0000-cover-letter.patch"
+unsigned=$(ls "$tmp"/a/*.patch | grep -v '/0000-' | xargs grep -L -xF "Signed-off-by: $name <$email>" || true)
+check "every patch is signed off by git config's user${unsigned:+ (not: $unsigned)}" test -z "$unsigned"
+cover=$tmp/a/0000-cover-letter.patch
+check "the cover letter has its subject, To:, Cc: and text, and names the base $(ksrc_version)" \
+	bash -c "! grep -q '\*\*\* \(SUBJECT\|BLURB\) HERE' '$cover' && grep -q '^To: ' '$cover' &&
+		 grep -q '^Cc: ' '$cover' && grep -qF '$(ksrc_version)' '$cover'"
+SERIES_OUT=$tmp/b "$REPO/pipeline/series.sh" >"$tmp/b.log" 2>&1 || true
+check "a second run writes the same files" diff -r "$tmp/a" "$tmp/b"
+
+if [ -n "$(git -C "$REPO" config --local user.name || true)" ]; then
+	ok "# skip: the repository's own git config names a user; not checked without an identity"
+else
+	rc=0
+	out=$(GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_SYSTEM=/dev/null SERIES_OUT=$tmp/c \
+		"$REPO/pipeline/series.sh" 2>&1) || rc=$?
+	check "without a git identity make series fails, saying so (rc $rc: $(printf '%s' "$out" | tail -n1 | cut -c1-80))" \
+		bash -c "[ $rc -ne 0 ] && printf '%s' \"\$1\" | grep -q 'user.name and user.email must be set'" _ "$out"
+fi
+
+rc=0
+SERIES_OUT=$tmp/a SERIES_BUILD=none "$REPO/pipeline/series-check.sh" >"$tmp/check.log" 2>&1 || rc=$?
+[ $rc -eq 0 ] || tail -30 "$tmp/check.log"
+check "series-check (no builds): every patch applies and passes checkpatch, the last tree is make tree's" \
+	test $rc -eq 0
+grep -E '^    (check|warning|error)' "$tmp/check.log" | sed 's/^/# /' || true
+
+# A patch whose context no longer matches the base: 0005 loses a line.
+mkdir -p "$tmp/broken"
+cp "$tmp"/a/000[0-5]-*.patch "$tmp/broken/"
+p5=$(ls "$tmp"/broken/0005-*.patch)
+sed -i '0,/^ \t/s/^ \t/ \tbroken context /' "$p5"
+rc=0
+out=$(SERIES_OUT=$tmp/broken SERIES_BUILD=none "$REPO/pipeline/series-check.sh" 2>&1) || rc=$?
+check "series-check fails naming the patch that does not apply ($(printf '%s' "$out" | grep ERROR | cut -c1-80))" \
+	bash -c "[ $rc -ne 0 ] && printf '%s' \"\$1\" | grep -q 'ERROR: $(basename "$p5") does not apply'" _ "$out"
+
+echo "$n tests, $bad failed"
+[ $bad -eq 0 ]
