@@ -36,6 +36,13 @@ SRC
 	apt-get update -q >/dev/null || die "apt-get update failed"
 }
 
+# The upstream versions of the .orig tarballs apt's Sources index lists.
+known_origs()
+{
+	grep -o "${SRC_PKG}_[0-9.]*\.orig\.tar\.xz" <<<"$1" |
+		sed "s/^${SRC_PKG}_//; s/\.orig\.tar\.xz$//" | sort -uV | tr '\n' ' '
+}
+
 fetch_orig()
 {
 	local index name sum debver url
@@ -44,8 +51,8 @@ fetch_orig()
 	name=$(basename "$ORIG_TARBALL")
 	sum=$(awk -v f="$name" '/^Checksums-Sha256:/ { on = 1; next }
 		/^[^ ]/ { on = 0 } on && $3 == f { print $1; exit }' <<<"$index")
-	[ -n "$sum" ] || die "apt's Sources index has no $name: the orig tarballs it knows: $(grep -o "${SRC_PKG}_[0-9.]*\.orig\.tar\.xz" <<<"$index" | sort -uV | tr '\n' ' ')"
-	echo "$sum  $ORIG_TARBALL" | sha256sum -c --quiet 2>/dev/null && return 0
+	[ -n "$sum" ] || die "apt's Sources index has no $name; it lists: $(known_origs "$index")"
+	echo "$sum  $ORIG_TARBALL" | sha256sum -c --quiet >/dev/null 2>&1 && return 0
 	debver=$(awk -v f="$name" '/^Version: / { v = $2 } /^ / && $3 == f { print v; exit }' <<<"$index")
 	url=$(cd /tmp && apt-get source --print-uris -qq "$SRC_PKG=$debver" 2>/dev/null |
 		awk -v f="$name" '$2 == f { gsub(/'\''/, "", $1); print $1 }')
@@ -53,7 +60,7 @@ fetch_orig()
 	log "fetching $name (about 150 MB) from $url"
 	mkdir -p "$(dirname "$ORIG_TARBALL")"
 	curl -fsS -o "$ORIG_TARBALL.part" "$url" ||
-		die "could not fetch $url; ORIG_VERSION=6.12.N takes another .orig that apt lists"
+		die "could not fetch $url; ORIG_VERSION=<version> takes another .orig apt lists: $(known_origs "$index")"
 	echo "$sum  $ORIG_TARBALL.part" | sha256sum -c --quiet ||
 		die "$name does not have the SHA-256 apt's Sources index gives"
 	mv "$ORIG_TARBALL.part" "$ORIG_TARBALL"
@@ -78,7 +85,7 @@ orig_report()
 		n=$((n + 1))
 	done <"$TREE/overlay.list"
 	if [ -n "$diffs" ]; then
-		log "files the series changes that differ between the .orig $ORIG_VERSION and $KSRC_PKG $KVER (the series applied to both):"
+		log "files the series changes that differ between the .orig $ORIG_VERSION and $KSRC_PKG $KVER (Debian's patches, or stable releases between them):"
 		printf '%s' "$diffs" >&2
 	else
 		log "every file the series changes is the same in the .orig $ORIG_VERSION and $KSRC_PKG $KVER"

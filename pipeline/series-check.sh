@@ -129,6 +129,7 @@ for p in "${SERIES[@]}"; do
 	if ! out=$(git -C "$SRC" -c user.name=check -c user.email=check@localhost am -q "$p" 2>&1); then
 		printf '%s\n' "$out" >&2
 		git -C "$SRC" am --abort >/dev/null 2>&1 || true
+		[ "$BASE" = debian ] || orig_report
 		die "$name does not apply"
 	fi
 	log "$name: applied"
