@@ -153,7 +153,11 @@ static void drain_empty_pool(struct snapshot *before)
 				   before->blocks);
 }
 
-/* After a drain: nothing used, no block, the direct map as @before. */
+/*
+ * After a drain: nothing used, no block, the direct map split no more than
+ * @before.  It may be split less: collapsing a released block also mends
+ * ranges around it that something else split earlier.
+ */
 static void expect_restored(struct snapshot *before, const char *what)
 {
 	struct snapshot drained;
@@ -163,13 +167,13 @@ static void expect_restored(struct snapshot *before, const char *what)
 	if (drained.used || drained.blocks)
 		ksft_test_result_fail("%s: %ld pages used and %ld blocks left after a drain\n",
 				      what, drained.used, drained.blocks);
-	else if (drained.dm4k != before->dm4k || drained.dm2m != before->dm2m ||
-		 drained.dm1g != before->dm1g)
-		ksft_test_result_fail("%s: DirectMap 4k/2M/1G should be %ld/%ld/%ld kB, are %ld/%ld/%ld kB\n",
+	else if (drained.dm4k > before->dm4k || drained.dm1g < before->dm1g)
+		ksft_test_result_fail("%s: DirectMap 4k/2M/1G were %ld/%ld/%ld kB, are %ld/%ld/%ld kB\n",
 				      what, before->dm4k, before->dm2m, before->dm1g,
 				      drained.dm4k, drained.dm2m, drained.dm1g);
 	else
-		ksft_test_result_pass("%s: pool empty, DirectMap lines as before\n", what);
+		ksft_test_result_pass("%s: pool empty, direct map split no more than before\n",
+				      what);
 }
 
 static void punch(int fd, off_t off, off_t len)
@@ -501,10 +505,9 @@ int main(void)
 	expect(drained.used == 0, "closing gave every page back to the pool",
 	       0, drained.used);
 	expect(drained.blocks == 0, "drain releases every block", 0, drained.blocks);
-	expect(drained.dm2m == before.dm2m && drained.dm1g == before.dm1g,
-	       "DirectMap2M and DirectMap1G are back to their values before",
+	expect(drained.dm1g >= before.dm1g, "DirectMap1G is not below its value before",
 	       before.dm1g, drained.dm1g);
-	expect(drained.dm4k == before.dm4k, "DirectMap4k is back to its value before",
+	expect(drained.dm4k <= before.dm4k, "DirectMap4k is not above its value before",
 	       before.dm4k, drained.dm4k);
 
 	test_secretmem_reuse();
