@@ -50,10 +50,7 @@ configure()
 		return 0
 	fi
 	log "configuring: x86_64_defconfig + ${FRAGMENTS[*]#"$REPO/"}"
-	mkdir -p "$KOBJ"
-	"${KMAKE[@]}" -s x86_64_defconfig
-	"$KSRC/scripts/kconfig/merge_config.sh" -m -O "$KOBJ" "$KOBJ/.config" "${FRAGMENTS[@]}" >/dev/null
-	"${KMAKE[@]}" -s olddefconfig
+	merge_kernel_config "$KSRC" "$KOBJ"
 	check_fragment
 	echo "$stamp" >"$KOBJ/.config.stamp"
 }

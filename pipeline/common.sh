@@ -65,6 +65,23 @@ kernel_fragments()
 	fi
 }
 
+# x86_64_defconfig with kernel_fragments merged in, for tree $1 built in
+# O=$2.  Options a tree's Kconfig does not know are dropped by olddefconfig.
+merge_kernel_config()
+{
+	local src=$1 obj=$2 list
+	local kmake=(make -C "$src" O="$obj" -j"$JOBS" CC="ccache gcc" HOSTCC="ccache gcc")
+	local -a frags
+
+	# Not in a process substitution: a die there would not stop us.
+	list=$(kernel_fragments) || exit 1
+	mapfile -t frags <<<"$list"
+	mkdir -p "$obj"
+	"${kmake[@]}" -s x86_64_defconfig
+	"$src/scripts/kconfig/merge_config.sh" -m -O "$obj" "$obj/.config" "${frags[@]}" >/dev/null
+	"${kmake[@]}" -s olddefconfig
+}
+
 # Top-level kernel directories this repository overlays (mm/, virt/, ...).
 overlay_roots()
 {
@@ -150,4 +167,16 @@ make_base_git()
 		touch .git/gmem-base-complete
 	)
 	mv "$dir.tmp" "$dir"
+}
+
+# Back to the base commit of a repository make_base_git() made: no git am
+# in progress, no change, no file that is not in the base but those that
+# match the clean exclude pattern $2 (e.g. a build directory inside).
+reset_to_base()
+{
+	local dir=$1 keep=${2:-}
+
+	git -C "$dir" am --abort >/dev/null 2>&1 || true
+	git -C "$dir" checkout -q -f --detach base
+	git -C "$dir" clean -fdxq ${keep:+-e "$keep"}
 }

@@ -15,6 +15,8 @@ set -euo pipefail
 SERIES_DIR=$REPO/qemu-patches
 QDIR=$GMEM_CACHE/qemu-series
 
+# Before the source repository is made or touched: one run at a time.
+take_cache_lock
 qemu_orig
 SRC=$QDIR/qemu-$upstream
 make_base_git "$SRC" "$SRC_CACHE/$orig" "qemu $upstream (orig tarball of qemu $version)"
@@ -49,10 +51,7 @@ build()
 	log "$what built in $((SECONDS - start))s"
 }
 
-take_cache_lock
-git -C "$SRC" am --abort >/dev/null 2>&1 || true
-git -C "$SRC" checkout -q -f --detach base
-git -C "$SRC" clean -fdxq -e /build/
+reset_to_base "$SRC" /build/
 log "checking ${#SERIES[@]} QEMU patches on qemu $upstream"
 failed_style=""
 start=$SECONDS

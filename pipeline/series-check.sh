@@ -22,7 +22,9 @@ set -euo pipefail
 BASE=${BASE:-debian}
 PATCHES=${SERIES_OUT:-$REPO/build/series}
 IGNORE=$REPO/pipeline/checkpatch.ignore
-mapfile -t FRAGMENTS < <(kernel_fragments)
+# The repositories of both bases live in the cache: nobody else may touch
+# them from here on, and a make series still writing $PATCHES is waited for.
+take_cache_lock
 
 case "$BASE" in
 debian) SRC=$SERIES_SRC
@@ -39,6 +41,9 @@ orig)	. "$(dirname "$0")/orig.sh"
 esac
 case "$BUILD" in each|last|none) ;; *) die "SERIES_BUILD=$BUILD: expected each, last or none" ;; esac
 KMAKE=(make -C "$SRC" O="$OBJ" -j"$JOBS" CC="ccache gcc" HOSTCC="ccache gcc")
+# checkpatch reads .checkpatch.conf from $HOME too: an empty one here.
+CP_HOME=$(mktemp -d)
+trap 'rm -rf "$CP_HOME"' EXIT
 
 # Types checkpatch.ignore allows for kernel path $1.
 allowed_types()
@@ -48,12 +53,22 @@ allowed_types()
 	awk -v f="$key" '$1 == f || $1 == "*" { print $2 }' "$IGNORE" | tr ',\n' '  '
 }
 
-# checkpatch's report on patch $1 as "LEVEL TYPE FILE MESSAGE" lines.
+# checkpatch's report on patch $1 as "LEVEL TYPE FILE MESSAGE" lines,
+# then "total ERRORS WARNINGS CHECKS", or "broken RC" when checkpatch did
+# not finish (its exit status is 1 for any finding, above 1 when it died).
 checkpatch_report()
 {
-	(cd "$SRC" && perl scripts/checkpatch.pl --strict --show-types --color=never \
-		--no-summary "$1" 2>&1 || true) |
-	awk '/^(ERROR|WARNING|CHECK):[A-Z_0-9]+:/ {
+	local rc=0 out
+	out=$(cd "$SRC" && HOME=$CP_HOME perl scripts/checkpatch.pl --strict --show-types \
+		--color=never --no-terse --no-emacs "$1" 2>&1) || rc=$?
+	if [ $rc -gt 1 ] || ! printf '%s\n' "$out" | grep -qE '^total: [0-9]+ errors?, '; then
+		printf '%s\n' "$out" | tail -5 >&2
+		echo "broken $rc"
+		return
+	fi
+	printf '%s\n' "$out" |
+	awk '/^total: / { print "total", $2, $4, $6; next }
+	     /^(ERROR|WARNING|CHECK):[A-Z_0-9]+:/ {
 		if (lvl != "") print lvl, type, (file == "" ? "-" : file), msg
 		split($0, a, ":"); lvl = a[1]; type = a[2]
 		msg = $0; sub(/^[A-Z]+:[A-Z_0-9]+: */, "", msg); file = ""; next }
@@ -68,7 +83,12 @@ check_style()
 {
 	local p=$1 lvl type file msg bad=0 checks=0
 	while read -r lvl type file msg; do
-		if [ "$lvl" = CHECK ]; then
+		if [ "$lvl" = broken ]; then
+			printf '    checkpatch did not run to its end (exit status %s)\n' "$type"
+			bad=1
+		elif [ "$lvl" = total ]; then
+			printf '    checkpatch: %s errors, %s warnings, %s checks\n' "$type" "$file" "${msg%% *}"
+		elif [ "$lvl" = CHECK ]; then
 			checks=$((checks + 1))
 			printf '    check: %s %s: %s\n' "$type" "$file" "$msg"
 		elif printf ' %s ' "$(allowed_types "$file")" | grep -q " $type "; then
@@ -85,10 +105,7 @@ check_style()
 # a later patch adds are dropped by olddefconfig until then.
 configure()
 {
-	mkdir -p "$OBJ"
-	"${KMAKE[@]}" -s x86_64_defconfig
-	"$SRC/scripts/kconfig/merge_config.sh" -m -O "$OBJ" "$OBJ/.config" "${FRAGMENTS[@]}" >/dev/null
-	"${KMAKE[@]}" -s olddefconfig
+	merge_kernel_config "$SRC" "$OBJ"
 }
 
 build()
@@ -117,10 +134,7 @@ check_same_as_tree()
 mapfile -t SERIES < <(ls "$PATCHES"/[0-9][0-9][0-9][0-9]-*.patch 2>/dev/null | grep -v '/0000-')
 [ ${#SERIES[@]} -gt 0 ] || die "no patches in $PATCHES (make series)"
 
-take_cache_lock
-git -C "$SRC" am --abort >/dev/null 2>&1 || true
-git -C "$SRC" checkout -q -f --detach base
-git -C "$SRC" clean -fdxq
+reset_to_base "$SRC"
 log "checking ${#SERIES[@]} patches on $(git -C "$SRC" log -1 --format=%s base) (build: $BUILD)"
 failed_style=""
 start=$SECONDS

@@ -10,7 +10,9 @@ set_tree_paths
 OVERLAY_FILES=$(overlay_files)
 SERIES_SRC=$TREE/series/src
 
-git_series() { git -C "$SERIES_SRC" "$@"; }
+# Without the user's git config (diff.noprefix, format.*, commit.gpgsign
+# would change the series): only the repository's own settings count.
+git_series() { GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_SYSTEM=/dev/null git -C "$SERIES_SRC" "$@"; }
 
 ensure_series_git()
 {

@@ -12,7 +12,11 @@
 #
 # The patches are commits on a git repository of the base tree (made once,
 # under the cache), authored and signed off by git config's user, dated
-# with this repository's HEAD so that the output is reproducible.
+# with this repository's HEAD so that the output is reproducible; the
+# kernel files and series/ must therefore be committed.  A step file whose
+# first line is "From: Name <email>" names another author; trailers
+# (Suggested-by:, Co-developed-by:, ...) are written in the message, and
+# lines starting with '#' stay in it (#PF, #VC).
 set -euo pipefail
 . "$(dirname "$0")/series-common.sh"
 
@@ -28,8 +32,21 @@ identity()
 		die "git config user.name and user.email must be set: the series' authorship and Signed-off-by lines come from them (git config --global user.name 'Your Name'; git config --global user.email you@example.org)"
 }
 
-# Subject and body of a step file: everything above its "---" line.
-step_message() { sed '/^---$/,$d' "$1"; }
+# Subject and body of a step file: everything above its "---" line but a
+# leading "From:" line.
+step_message() { sed -e '/^---$/,$d' -e '1{/^From: /d}' "$1"; }
+# The "From: " line's "Name <email>", if the step file has one.
+step_author() { sed -n '1s/^From: //p' "$1"; }
+
+# Content comes from the working tree and the date from HEAD: refuse
+# anything uncommitted that would make the two disagree.
+check_committed()
+{
+	local dirty
+	dirty=$(git -C "$REPO" status --porcelain -- $(overlay_roots) series/)
+	[ -z "$dirty" ] ||
+		die "uncommitted changes in kernel files or series/ (the series is dated with HEAD, so it must be HEAD's content): $(echo "$dirty" | head -5 | tr '\n' ' ')"
+}
 # Its files, as "<repo path> [interim]".
 step_files() { sed '1,/^---$/d; /^#/d; /^[[:space:]]*$/d' "$1"; }
 
@@ -84,11 +101,10 @@ check_steps()
 
 commit_steps()
 {
-	local s nn f flag tmp date n=0
+	local s nn f flag tmp date author n=0
 	tmp=$(mktemp -d)
 	date=$(git -C "$REPO" log -1 --format=%cI 2>/dev/null || echo 2026-01-01T00:00:00+00:00)
-	git_series checkout -q -f --detach base
-	git_series clean -fdxq
+	reset_to_base "$SERIES_SRC"
 	for s in "$STEPS"/[0-9][0-9]-*.txt; do
 		nn=$(basename "$s" | cut -c1-2)
 		while read -r f flag; do
@@ -100,10 +116,12 @@ commit_steps()
 		if git_series diff --cached --quiet; then
 			die "series/$(basename "$s") changes nothing"
 		fi
-		step_message "$s" >"$tmp/msg"
-		GIT_AUTHOR_NAME=$NAME GIT_AUTHOR_EMAIL=$EMAIL GIT_AUTHOR_DATE=$date \
+		step_message "$s" | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}' >"$tmp/msg"
+		author=$(step_author "$s")
+		GIT_AUTHOR_DATE=$date \
 		GIT_COMMITTER_NAME=$NAME GIT_COMMITTER_EMAIL=$EMAIL GIT_COMMITTER_DATE=$date \
-			git_series commit -q -s --cleanup=strip -F "$tmp/msg"
+			git_series -c user.name="$NAME" -c user.email="$EMAIL" commit -q -s \
+			--cleanup=verbatim --author="${author:-$NAME <$EMAIL>}" -F "$tmp/msg"
 		n=$((n + 1))
 	done
 	git_series branch -f series HEAD
@@ -129,7 +147,7 @@ check_final()
 
 cover_letter()
 {
-	local cover=$1 to cc subject upstream tmp
+	local cover=$1 to cc subject upstream tmp extra
 	upstream=$(make -s -C "$PRISTINE" kernelversion)
 	to=$(cd "$SERIES_SRC" && perl scripts/get_maintainer.pl --no-git --no-git-fallback \
 		--no-rolestats --no-r --no-l --no-multiline "$OUT"/0*-*.patch 2>/dev/null || true)
@@ -137,8 +155,13 @@ cover_letter()
 		--no-rolestats --no-m --no-multiline "$OUT"/0*-*.patch 2>/dev/null || true)
 	[ -n "$to" ] || die "scripts/get_maintainer.pl found no maintainer for the series"
 	subject=$(head -n1 "$COVER")
+	# "Cc: " lines right under the subject: people the MAINTAINERS file
+	# does not name for these files but who should see the series.
+	extra=$(sed -n '1,/^$/{/^Cc: /{s/^Cc: //;p}}' "$COVER")
+	cc=$(printf '%s\n' "$to" "@@" "$cc" "$extra" | sed 's/, /\n/g' |
+		awk '$0 == "@@" { cc = 1; next } NF && !seen[$0]++ && cc' | paste -sd, - | sed 's/,/, /g')
 	tmp=$(mktemp)
-	sed '1d; /^#/d' "$COVER" | sed '/./,$!d' |
+	sed '1,/^$/{/^Cc: /d}' "$COVER" | sed '1d; /^;;/d' | sed '/./,$!d' |
 		sed -e "s/@DEBIAN_VERSION@/$KVER/g" -e "s/@UPSTREAM_VERSION@/$upstream/g" >"$tmp"
 	# One address per header line; the cover letter dated like the patches.
 	awk -v subject="$subject" -v to="$to" -v cc="$cc" -v body="$tmp" \
@@ -155,6 +178,7 @@ cover_letter()
 
 identity
 [ -f "$COVER" ] || die "series/cover-letter.txt is missing"
+[ -n "${SERIES_ALLOW_DIRTY:-}" ] || check_committed
 check_steps
 # The repository of the base is shared with series-check.sh.
 take_cache_lock
@@ -163,8 +187,9 @@ commit_steps
 check_final
 rm -rf "$OUT"
 mkdir -p "$OUT"
+# No version signature: the same files from every git.
 git_series format-patch -q --cover-letter --subject-prefix="RFC PATCH" \
-	--zero-commit -o "$OUT" base..series
+	--zero-commit --no-signature -o "$OUT" base..series
 cover_letter "$OUT"/0000-cover-letter.patch
 log "series written to ${OUT#"$REPO/"}: $(ls "$OUT" | wc -l) files"
 git_series log --oneline --reverse base..series >&2

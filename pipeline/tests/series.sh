@@ -5,7 +5,8 @@
 # applies with git am on the base, passes checkpatch, and ends at make
 # tree's tree (series-check without the builds, which take long: see
 # docs/series.md).  Without a git identity make series stops with a clear
-# message, and series-check names a patch that does not apply.
+# message, and so it does with uncommitted kernel files; series-check
+# names a patch that does not apply or fails checkpatch.
 set -euo pipefail
 . "$(dirname "$0")/../common.sh"
 
@@ -65,6 +66,25 @@ rc=0
 out=$(SERIES_OUT=$tmp/broken SERIES_BUILD=none "$REPO/pipeline/series-check.sh" 2>&1) || rc=$?
 check "series-check fails naming the patch that does not apply ($(printf '%s' "$out" | grep ERROR | cut -c1-80))" \
 	bash -c "[ $rc -ne 0 ] && printf '%s' \"\$1\" | grep -q 'ERROR: $(basename "$p5") does not apply'" _ "$out"
+
+# A patch that applies but adds trailing whitespace: checkpatch must fail it.
+mkdir -p "$tmp/style"
+cp "$tmp"/a/000[0-5]-*.patch "$tmp/style/"
+p5=$(ls "$tmp"/style/0005-*.patch)
+sed -i '0,/^+\t.*[^[:space:]]$/s//& /' "$p5"
+rc=0
+out=$(SERIES_OUT=$tmp/style SERIES_BUILD=none "$REPO/pipeline/series-check.sh" 2>&1) || rc=$?
+check "series-check fails a patch with a checkpatch ERROR, naming it ($(printf '%s' "$out" | grep -E 'TRAILING|^ERROR' | head -2 | tr '\n' ' ' | cut -c1-100))" \
+	bash -c "[ $rc -ne 0 ] && printf '%s' \"\$1\" | grep -q 'ERROR: TRAILING_WHITESPACE' &&
+		 printf '%s' \"\$1\" | grep -q 'ERROR: checkpatch: .* in: $(basename "$p5")'" _ "$out"
+
+# make series dates the series with HEAD: it refuses uncommitted kernel files.
+git clone -q --no-hardlinks "$REPO" "$tmp/clone"
+echo "/* uncommitted */" >>"$tmp/clone/mm/unmapped_alloc.c"
+rc=0
+out=$(GMEM_REPO=$tmp/clone SERIES_OUT=$tmp/d "$tmp/clone/pipeline/series.sh" 2>&1) || rc=$?
+check "make series refuses a working tree with uncommitted kernel files (rc $rc: $(printf '%s' "$out" | tail -n1 | cut -c1-80))" \
+	bash -c "[ $rc -ne 0 ] && [ ! -e '$tmp/d' ] && printf '%s' \"\$1\" | grep -q 'uncommitted changes in kernel files or series/.*mm/unmapped_alloc.c'" _ "$out"
 
 echo "$n tests, $bad failed"
 [ $bad -eq 0 ]

@@ -2,8 +2,8 @@
 /*
  * Per VM type policy for guest_memfd pages from the unmapped pool
  * (GUEST_MEMFD_FLAG_NO_DIRECT_MAP): whether the host zeroes them, and the
- * largest folio.  The security argument for each type is in the
- * project's docs/.
+ * largest folio.  The host zeroes for every type whose guest could read
+ * what the page's previous user left; each exception says why below.
  */
 #include <linux/kvm_host.h>
 #include <linux/moduleparam.h>

@@ -27,7 +27,9 @@
  *
  * Only entries that are present and not leaves are followed to a table
  * (points_to_table()): the pool makes 2M leaves absent in place, and a
- * deferred collapse may meet one (see docs/direct-map.md).
+ * deferred collapse may meet one when the pool took the range back and
+ * unmapped it again after the collapse was queued.  An absent entry keeps
+ * its PSE bit and pfn, so it is neither none nor a pointer to a table.
  *
  * Locking: the memory hotplug lock keeps memory hot-remove from freeing
  * direct-map tables of a neighbouring block in the same 1G; init_mm's mmap

@@ -435,7 +435,8 @@ static void test_unaligned_binding(void)
  * no page is zeroed and every page is counted as handed out unzeroed.
  * Booted with init_on_free=1 (@init_on_free), A's pages were cleared when
  * A freed them: B reads zeros on that path too.  init_on_alloc=1 does not
- * make the host zero them (docs/guest-memfd.md says why).
+ * make the host zero them: an SNP guest reads a private page only through
+ * its own key, so host zeros would reach it as noise.
  */
 static void test_no_leak_between_guests(bool fw_init, bool init_on_free)
 {
