@@ -188,7 +188,7 @@ check_final
 rm -rf "$OUT"
 mkdir -p "$OUT"
 # No version signature: the same files from every git.
-git_series format-patch -q --cover-letter --subject-prefix="RFC PATCH" \
+git_series -c user.name="$NAME" -c user.email="$EMAIL" format-patch -q --cover-letter --subject-prefix="RFC PATCH" \
 	--zero-commit --no-signature -o "$OUT" base..series
 cover_letter "$OUT"/0000-cover-letter.patch
 log "series written to ${OUT#"$REPO/"}: $(ls "$OUT" | wc -l) files"
