@@ -67,14 +67,15 @@ checkpatch_report()
 		return
 	fi
 	printf '%s\n' "$out" |
-	awk '/^total: / { print "total", $2, $4, $6; next }
+	awk '/^total: / { total = "total " $2 " " $4 " " $6; next }
 	     /^(ERROR|WARNING|CHECK):[A-Z_0-9]+:/ {
 		if (lvl != "") print lvl, type, (file == "" ? "-" : file), msg
 		split($0, a, ":"); lvl = a[1]; type = a[2]
 		msg = $0; sub(/^[A-Z]+:[A-Z_0-9]+: */, "", msg); file = ""; next }
 	     lvl != "" && file == "" && /^#[0-9]+: FILE: / {
 		file = $3; sub(/:[0-9]+:?$/, "", file); next }
-	     END { if (lvl != "") print lvl, type, (file == "" ? "-" : file), msg }'
+	     END { if (lvl != "") print lvl, type, (file == "" ? "-" : file), msg
+		   print total }'
 }
 
 # 0 when patch $1 has no ERROR or WARNING that checkpatch.ignore does not
