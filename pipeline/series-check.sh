@@ -141,7 +141,10 @@ failed_style=""
 start=$SECONDS
 for p in "${SERIES[@]}"; do
 	name=$(basename "$p")
-	if ! out=$(git -C "$SRC" -c user.name=check -c user.email=check@localhost am -q "$p" 2>&1); then
+	# Not the user's git config: am.threeway or apply.whitespace=fix
+	# would make a patch apply here that does not apply elsewhere.
+	if ! out=$(GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_SYSTEM=/dev/null git -C "$SRC" \
+			-c user.name=check -c user.email=check@localhost am --no-3way -q "$p" 2>&1); then
 		printf '%s\n' "$out" >&2
 		git -C "$SRC" am --abort >/dev/null 2>&1 || true
 		[ "$BASE" = debian ] || orig_report
