@@ -147,12 +147,12 @@ check_final()
 
 cover_letter()
 {
-	local cover=$1 to cc subject upstream tmp extra
+	local dir=$1 cover=$1/0000-cover-letter.patch to cc subject upstream tmp extra
 	upstream=$(make -s -C "$PRISTINE" kernelversion)
 	to=$(cd "$SERIES_SRC" && perl scripts/get_maintainer.pl --no-git --no-git-fallback \
-		--no-rolestats --no-r --no-l --no-multiline "$OUT"/0*-*.patch 2>/dev/null || true)
+		--no-rolestats --no-r --no-l --no-multiline "$dir"/0*-*.patch 2>/dev/null || true)
 	cc=$(cd "$SERIES_SRC" && perl scripts/get_maintainer.pl --no-git --no-git-fallback \
-		--no-rolestats --no-m --no-multiline "$OUT"/0*-*.patch 2>/dev/null || true)
+		--no-rolestats --no-m --no-multiline "$dir"/0*-*.patch 2>/dev/null || true)
 	[ -n "$to" ] || die "scripts/get_maintainer.pl found no maintainer for the series"
 	subject=$(head -n1 "$COVER")
 	# "Cc: " lines right under the subject: people the MAINTAINERS file
@@ -185,11 +185,14 @@ take_cache_lock
 ensure_series_git
 commit_steps
 check_final
-rm -rf "$OUT"
-mkdir -p "$OUT"
+# Written beside $OUT and moved in whole: a reader never sees half a series.
+rm -rf "$OUT.new"
+mkdir -p "$OUT.new"
 # No version signature: the same files from every git.
-git_series -c user.name="$NAME" -c user.email="$EMAIL" format-patch -q --cover-letter --subject-prefix="RFC PATCH" \
-	--zero-commit --no-signature -o "$OUT" base..series
-cover_letter "$OUT"/0000-cover-letter.patch
+git_series -c user.name="$NAME" -c user.email="$EMAIL" format-patch -q --cover-letter \
+	--subject-prefix="RFC PATCH" --zero-commit --no-signature -o "$OUT.new" base..series
+cover_letter "$OUT.new"
+rm -rf "$OUT"
+mv "$OUT.new" "$OUT"
 log "series written to ${OUT#"$REPO/"}: $(ls "$OUT" | wc -l) files"
 git_series log --oneline --reverse base..series >&2
