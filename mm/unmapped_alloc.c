@@ -693,6 +693,21 @@ restore:
 	if (WARN_ONCE(map_back(page, o), "unmapped_alloc: pfn %#lx order %u stays unmapped\n",
 		      page_to_pfn(page), o))
 		goto free_block;
+	__free_pages(page, o);
+	/*
+	 * Unmapping may have split the large page around the block: mend it
+	 * as after a release, later (the caller may hold reclaim locks).
+	 */
+	if (!cc_platform_has(CC_ATTR_HOST_SEV_SNP)) {
+		block->pfn = page_to_pfn(page);
+		block->order = o;
+		lock_pool(pool);
+		list_add_tail(&block->list, &pool->to_collapse);
+		unlock_pool(pool);
+		queue_work(system_unbound_wq, &pool->collapse_work);
+		return ERR_PTR(-ENOMEM);
+	}
+	goto free_block;
 free_page:
 	__free_pages(page, o);
 free_block:

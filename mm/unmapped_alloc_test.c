@@ -872,6 +872,16 @@ static void ua_fail_nth(unsigned long nth)
 	fail_unmapped_alloc.probability = 100;
 }
 
+/* Fail checks @first, @first + @every, ... from now, @times of them. */
+static void ua_fail_every(unsigned long first, unsigned long every, int times)
+{
+	fail_unmapped_alloc.verbose = 0;
+	fail_unmapped_alloc.count = every - first;
+	fail_unmapped_alloc.interval = every;
+	atomic_set(&fail_unmapped_alloc.times, times);
+	fail_unmapped_alloc.probability = 100;
+}
+
 static void ua_fail_none(void)
 {
 	fail_unmapped_alloc.probability = 0;
@@ -880,6 +890,10 @@ static void ua_fail_none(void)
 }
 #else
 static void ua_fail_nth(unsigned long nth)
+{
+}
+
+static void ua_fail_every(unsigned long first, unsigned long every, int times)
 {
 }
 
@@ -969,6 +983,71 @@ static void ua_alloc_failures(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, c.free + c.used, BLOCK_PAGES / 2);
 	unmapped_pages_free(page, 0);
 	unmapped_alloc_drain();
+}
+
+/* The level of the direct map entry that maps @page. */
+static unsigned int ua_direct_map_level(struct page *page)
+{
+	unsigned int level;
+
+	lookup_address((unsigned long)page_address(page), &level);
+	return level;
+}
+
+/*
+ * A block smaller than 2M splits the large page around it when it leaves
+ * the direct map.  When its setup fails after that, the block is mapped
+ * back and freed, and the split is mended as after a release.  The checks
+ * of fail_unmapped_alloc for a 4K allocation from a drained pool: 1 the 2M
+ * block, 2 the 1M one, 3 the direct map change, 4 the block lookup.
+ * (Split counters are not kept before the system runs: the test reads the
+ * page tables.)
+ */
+static void ua_failed_setup_mends_split(struct kunit *test)
+{
+	struct unmapped_pool *pool = ua_drained_local_pool(test);
+	struct page *page, *kept;
+	struct ua_counts c;
+	unsigned long i;
+
+	if (!IS_ENABLED(CONFIG_FAULT_INJECTION))
+		kunit_skip(test, "CONFIG_FAULT_INJECTION is off");
+
+	/*
+	 * Put a 1M block at the head of the page allocator's free list: the
+	 * upper half of a 2M block mapped large, the lower half kept, so that
+	 * the pool's 1M block is that one.
+	 */
+	kept = alloc_pages(GFP_KERNEL, PMD_ORDER);
+	KUNIT_ASSERT_NOT_NULL(test, kept);
+	collapse_direct_map(kept, PTRS_PER_PMD);
+	if (ua_direct_map_level(kept) < PG_LEVEL_2M) {
+		__free_pages(kept, PMD_ORDER);
+		kunit_skip(test, "the 2M block's direct map is split and does not collapse");
+	}
+	split_page(kept, PMD_ORDER);
+	for (i = PTRS_PER_PMD / 2; i < PTRS_PER_PMD; i++)
+		__free_page(kept + i);
+	drain_all_pages(page_zone(kept));
+
+	ua_fail_every(1, 3, 2);
+	page = unmapped_pages_alloc(GFP_KERNEL, 0);
+	ua_fail_none();
+	for (i = 0; i < PTRS_PER_PMD / 2; i++)
+		__free_page(kept + i);
+	KUNIT_EXPECT_NULL_MSG(test, page, "the block lookup failed");
+	if (page) {
+		unmapped_pages_free(page, 0);
+		unmapped_alloc_drain();
+		return;
+	}
+	unmapped_alloc_drain();
+	ua_read_counts(pool, &c);
+	KUNIT_EXPECT_EQ(test, c.blocks, 0);
+	KUNIT_EXPECT_TRUE(test, xa_empty(&blocks_by_pfn));
+	KUNIT_EXPECT_GE_MSG(test, ua_direct_map_level(kept), PG_LEVEL_2M,
+			    "pfn %#lx: the 2M around the failed 1M block is still split after the drain",
+			    page_to_pfn(kept));
 }
 
 /*
@@ -1242,6 +1321,7 @@ static struct kunit_case unmapped_alloc_cases[] = {
 	KUNIT_CASE(ua_compound_pages),
 	KUNIT_CASE(ua_account_charges_memcg),
 	KUNIT_CASE(ua_alloc_failures),
+	KUNIT_CASE(ua_failed_setup_mends_split),
 	KUNIT_CASE(ua_fresh_block_zeroed_without_window),
 	KUNIT_CASE(ua_reused_page_cleared_at_slot),
 	KUNIT_CASE(ua_map_local),
