@@ -709,7 +709,7 @@ static void ua_init_on_free_scrubs(struct kunit *test)
 	unsigned int order;
 
 	if (!want_init_on_free())
-		kunit_skip(test, "init_on_free is off (pipeline/tests/init_on_free.sh boots with it)");
+		kunit_skip(test, "init_on_free is off (boot with init_on_free=1 to run it)");
 	for (order = 0; order <= PMD_ORDER; order += PMD_ORDER) {
 		page = unmapped_pages_alloc(GFP_KERNEL, order);
 		KUNIT_ASSERT_NOT_NULL(test, page);

@@ -137,6 +137,18 @@ run_logged()
 	return $rc
 }
 
+# git on a repository make_base_git() made, without the user's config,
+# hooks, attributes or identity from the environment: they would change
+# what is committed, applied or written.
+base_git()
+{
+	local dir=$1
+	shift
+	env -u GIT_AUTHOR_NAME -u GIT_AUTHOR_EMAIL -u GIT_COMMITTER_NAME -u GIT_COMMITTER_EMAIL \
+		GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_SYSTEM=/dev/null \
+		git -C "$dir" -c core.hooksPath=/dev/null -c core.attributesFile=/dev/null "$@"
+}
+
 # A git repository of a source tree, for git am: $1: directory to create,
 # $2: tree or tarball (one top directory) to fill it from, $3: the base
 # commit's message.  The base is committed once, tagged "base", with
@@ -156,14 +168,15 @@ make_base_git()
 	fi
 	(
 		cd "$dir.tmp"
-		git init -q -b base-tree
-		git config core.autocrlf false
+		GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_SYSTEM=/dev/null \
+			git init -q --template= -b base-tree
+		base_git . config core.autocrlf false
 		# Files the base's .gitignore matches are part of the base too.
-		git add -A -f
+		base_git . add -A -f
 		GIT_AUTHOR_DATE=2000-01-01T00:00:00Z GIT_COMMITTER_DATE=2000-01-01T00:00:00Z \
-			git -c user.name=base -c user.email=base@localhost \
+			base_git . -c user.name=base -c user.email=base@localhost \
 			commit -q -m "$what"
-		git tag base
+		base_git . tag base
 		touch .git/gmem-base-complete
 	)
 	mv "$dir.tmp" "$dir"
@@ -176,7 +189,7 @@ reset_to_base()
 {
 	local dir=$1 keep=${2:-}
 
-	git -C "$dir" am --abort >/dev/null 2>&1 || true
-	git -C "$dir" checkout -q -f --detach base
-	git -C "$dir" clean -fdxq ${keep:+-e "$keep"}
+	base_git "$dir" am --abort >/dev/null 2>&1 || true
+	base_git "$dir" checkout -q -f --detach base
+	base_git "$dir" clean -fdxq ${keep:+-e "$keep"}
 }

@@ -58,8 +58,7 @@ start=$SECONDS
 for p in "${SERIES[@]}"; do
 	# meson.build carries qemu_no_edk2_blobs()'s edit only while building.
 	git -C "$SRC" checkout -q -- meson.build
-	if ! out=$(GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_SYSTEM=/dev/null git -C "$SRC" \
-			-c user.name=check -c user.email=check@localhost \
+	if ! out=$(base_git "$SRC" -c user.name=check -c user.email=check@localhost \
 			am --no-3way -q "$SERIES_DIR/$p" 2>&1); then
 		printf '%s\n' "$out" >&2
 		git -C "$SRC" am --abort >/dev/null 2>&1 || true

@@ -126,7 +126,7 @@ check_same_as_tree()
 		[ -n "$p" ] || continue
 		cmp -s "$SRC/$p" "$KSRC/$p" || { echo "  differs from make tree: $p" >&2; bad=1; }
 	done <"$TREE/overlay.list"
-	[ "$(git -C "$SRC" diff --name-only base HEAD | sort)" = "$(sort "$TREE/overlay.list")" ] ||
+	[ "$(base_git "$SRC" diff --name-only base HEAD | sort)" = "$(sort "$TREE/overlay.list")" ] ||
 		{ echo "  the series changes other files than make tree" >&2; bad=1; }
 	[ $bad -eq 0 ] || die "the last patch's tree is not what make tree assembles"
 	log "the last patch's tree is make tree's (every one of $(wc -l <"$TREE/overlay.list") files)"
@@ -136,17 +136,17 @@ mapfile -t SERIES < <(ls "$PATCHES"/[0-9][0-9][0-9][0-9]-*.patch 2>/dev/null | g
 [ ${#SERIES[@]} -gt 0 ] || die "no patches in $PATCHES (make series)"
 
 reset_to_base "$SRC"
-log "checking ${#SERIES[@]} patches on $(git -C "$SRC" log -1 --format=%s base) (build: $BUILD)"
+log "checking ${#SERIES[@]} patches on $(base_git "$SRC" log -1 --format=%s base) (build: $BUILD)"
 failed_style=""
 start=$SECONDS
 for p in "${SERIES[@]}"; do
 	name=$(basename "$p")
 	# Not the user's git config: am.threeway or apply.whitespace=fix
 	# would make a patch apply here that does not apply elsewhere.
-	if ! out=$(GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_SYSTEM=/dev/null git -C "$SRC" \
-			-c user.name=check -c user.email=check@localhost am --no-3way -q "$p" 2>&1); then
+	if ! out=$(base_git "$SRC" -c user.name=check -c user.email=check@localhost \
+			am --no-3way -q "$p" 2>&1); then
 		printf '%s\n' "$out" >&2
-		git -C "$SRC" am --abort >/dev/null 2>&1 || true
+		base_git "$SRC" am --abort >/dev/null 2>&1 || true
 		[ "$BASE" = debian ] || orig_report
 		die "$name does not apply"
 	fi

@@ -12,7 +12,7 @@ SERIES_SRC=$TREE/series/src
 
 # Without the user's git config (diff.noprefix, format.*, commit.gpgsign
 # would change the series): only the repository's own settings count.
-git_series() { GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_SYSTEM=/dev/null git -C "$SERIES_SRC" "$@"; }
+git_series() { base_git "$SERIES_SRC" "$@"; }
 
 ensure_series_git()
 {

@@ -21,6 +21,7 @@ set -euo pipefail
 . "$(dirname "$0")/series-common.sh"
 
 OUT=${SERIES_OUT:-$REPO/build/series}
+OUT=${OUT%/}
 STEPS=$REPO/series
 COVER=$STEPS/cover-letter.txt
 
@@ -103,7 +104,10 @@ commit_steps()
 {
 	local s nn f flag tmp date author n=0
 	tmp=$(mktemp -d)
-	date=$(git -C "$REPO" log -1 --format=%cI 2>/dev/null || echo 2026-01-01T00:00:00+00:00)
+	# The last commit that changed what the series is made of.
+	date=$(git -C "$REPO" log -1 --no-show-signature --format=%cI -- series $(overlay_roots) \
+		2>/dev/null || true)
+	date=${date:-2026-01-01T00:00:00+00:00}
 	reset_to_base "$SERIES_SRC"
 	for s in "$STEPS"/[0-9][0-9]-*.txt; do
 		nn=$(basename "$s" | cut -c1-2)
@@ -149,10 +153,13 @@ cover_letter()
 {
 	local dir=$1 cover=$1/0000-cover-letter.patch to cc subject upstream tmp extra
 	upstream=$(make -s -C "$PRISTINE" kernelversion)
-	to=$(cd "$SERIES_SRC" && perl scripts/get_maintainer.pl --no-git --no-git-fallback \
-		--no-rolestats --no-r --no-l --no-multiline "$dir"/0*-*.patch 2>/dev/null || true)
-	cc=$(cd "$SERIES_SRC" && perl scripts/get_maintainer.pl --no-git --no-git-fallback \
-		--no-rolestats --no-m --no-multiline "$dir"/0*-*.patch 2>/dev/null || true)
+	# HOME without a .get_maintainer.conf: the base's MAINTAINERS decides.
+	to=$(cd "$SERIES_SRC" && HOME=/nonexistent perl scripts/get_maintainer.pl --no-git \
+		--no-git-fallback --no-rolestats --no-r --no-l --no-multiline "$dir"/0*-*.patch) ||
+		die "scripts/get_maintainer.pl failed"
+	cc=$(cd "$SERIES_SRC" && HOME=/nonexistent perl scripts/get_maintainer.pl --no-git \
+		--no-git-fallback --no-rolestats --no-m --no-multiline "$dir"/0*-*.patch) ||
+		die "scripts/get_maintainer.pl failed"
 	[ -n "$to" ] || die "scripts/get_maintainer.pl found no maintainer for the series"
 	subject=$(head -n1 "$COVER")
 	# "Cc: " lines right under the subject: people the MAINTAINERS file
@@ -178,19 +185,20 @@ cover_letter()
 
 identity
 [ -f "$COVER" ] || die "series/cover-letter.txt is missing"
+# First: the repository of the base is shared with series-check.sh, and
+# nothing below may see files that change while we wait for it.
+take_cache_lock
 [ -n "${SERIES_ALLOW_DIRTY:-}" ] || check_committed
 check_steps
-# The repository of the base is shared with series-check.sh.
-take_cache_lock
 ensure_series_git
 commit_steps
 check_final
 # Written beside $OUT and moved in whole: a reader never sees half a series.
 rm -rf "$OUT.new"
 mkdir -p "$OUT.new"
-# No version signature: the same files from every git.
+# No version signature, fixed abbreviations: the same files from the same git.
 git_series -c user.name="$NAME" -c user.email="$EMAIL" format-patch -q --cover-letter \
-	--subject-prefix="RFC PATCH" --zero-commit --no-signature -o "$OUT.new" base..series
+	--subject-prefix="RFC PATCH" --zero-commit --no-signature --abbrev=12 -o "$OUT.new" base..series
 cover_letter "$OUT.new"
 rm -rf "$OUT"
 mv "$OUT.new" "$OUT"

@@ -11,9 +11,9 @@
  * a pool; offlining it fails at once while pool pages there are in use,
  * and succeeds once they are free.
  *
- * Needs at least two nodes with memory, CPU 0 on one of them.  The test
- * VM of 'make check' also has a CPU on a node without memory, which the
- * capability test uses when it exists.
+ * Needs at least two nodes with memory, CPU 0 on one of them.  A CPU on
+ * a node without memory, where there is one, is used by the capability
+ * test.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
