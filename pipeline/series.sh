@@ -82,7 +82,7 @@ check_steps()
 		grep -qx -- '---' "$s" || die "series/$(basename "$s"): no '---' line before its files"
 		[ -n "$(step_message "$s" | head -n1)" ] || die "series/$(basename "$s"): no subject"
 		while read -r f flag; do
-			printf '%s\n' "$OVERLAY_FILES" | grep -qxF -- "$f" ||
+			grep -qxF -- "$f" <<<"$OVERLAY_FILES" ||
 				die "series/$(basename "$s"): $f is not a kernel file or patch of this repository"
 			case "$flag" in
 			"") grep -qxF -- "$f" "$finals" &&
