@@ -139,14 +139,16 @@ run_logged()
 
 # git on a repository make_base_git() made, without the user's config,
 # hooks, attributes or identity from the environment: they would change
-# what is committed, applied or written.
+# what is committed, applied or written.  A placeholder identity lets
+# 'am --abort' write its reflog; callers' -c user.* come later and win.
 base_git()
 {
 	local dir=$1
 	shift
 	env -u GIT_AUTHOR_NAME -u GIT_AUTHOR_EMAIL -u GIT_COMMITTER_NAME -u GIT_COMMITTER_EMAIL \
 		GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_SYSTEM=/dev/null \
-		git -C "$dir" -c core.hooksPath=/dev/null -c core.attributesFile=/dev/null "$@"
+		git -C "$dir" -c core.hooksPath=/dev/null -c core.attributesFile=/dev/null \
+		-c user.name=gmem-pool -c user.email=gmem-pool@localhost "$@"
 }
 
 # A git repository of a source tree, for git am: $1: directory to create,
