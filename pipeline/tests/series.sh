@@ -57,21 +57,27 @@ check "series-check (no builds): every patch applies and passes checkpatch, the 
 	test $rc -eq 0
 grep -E '^    (check|warning|error)' "$tmp/check.log" | sed 's/^/# /' || true
 
+# Patches 0000-0005 of the series in $1, 0005 edited by sed script $2;
+# prints 0005's path.
+edited_series()
+{
+	local p
+	mkdir -p "$1"
+	cp "$tmp"/a/000[0-5]-*.patch "$1/"
+	p=$(ls "$1"/0005-*.patch)
+	sed -i "$2" "$p"
+	echo "$p"
+}
+
 # A patch whose context no longer matches the base: 0005 loses a line.
-mkdir -p "$tmp/broken"
-cp "$tmp"/a/000[0-5]-*.patch "$tmp/broken/"
-p5=$(ls "$tmp"/broken/0005-*.patch)
-sed -i '0,/^ \t/s/^ \t/ \tbroken context /' "$p5"
+p5=$(edited_series "$tmp/broken" '0,/^ \t/s/^ \t/ \tbroken context /')
 rc=0
 out=$(SERIES_OUT=$tmp/broken SERIES_BUILD=none "$REPO/pipeline/series-check.sh" 2>&1) || rc=$?
 check "series-check fails naming the patch that does not apply ($(printf '%s' "$out" | grep ERROR | cut -c1-80))" \
 	bash -c "[ $rc -ne 0 ] && printf '%s' \"\$1\" | grep -q 'ERROR: $(basename "$p5") does not apply'" _ "$out"
 
 # A patch that applies but adds trailing whitespace: checkpatch must fail it.
-mkdir -p "$tmp/style"
-cp "$tmp"/a/000[0-5]-*.patch "$tmp/style/"
-p5=$(ls "$tmp"/style/0005-*.patch)
-sed -i '0,/^+\t.*[^[:space:]]$/s//& /' "$p5"
+p5=$(edited_series "$tmp/style" '0,/^+\t.*[^[:space:]]$/s//& /')
 rc=0
 out=$(SERIES_OUT=$tmp/style SERIES_BUILD=none "$REPO/pipeline/series-check.sh" 2>&1) || rc=$?
 check "series-check fails a patch with a checkpatch ERROR, naming it ($(printf '%s' "$out" | grep -E 'TRAILING|^ERROR' | head -2 | tr '\n' ' ' | cut -c1-100))" \
