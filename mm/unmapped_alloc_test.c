@@ -994,6 +994,34 @@ static unsigned int ua_direct_map_level(struct page *page)
 	return level;
 }
 
+#define UA_LARGE_TRIES	16
+
+/*
+ * A 2M block of the page allocator whose direct map is one large page,
+ * after a collapse where needed.  Some 2M cannot be one (mapped 4K since
+ * boot, more than one memory type): those are held until another block is
+ * found, so that the page allocator does not hand them out again.
+ */
+static struct page *ua_alloc_large_mapped_block(struct kunit *test)
+{
+	struct page *tried[UA_LARGE_TRIES], *found = NULL;
+	int i, n = 0;
+
+	while (n < UA_LARGE_TRIES && !found) {
+		tried[n] = alloc_pages(GFP_KERNEL, PMD_ORDER);
+		if (!tried[n])
+			break;
+		collapse_direct_map(tried[n], PTRS_PER_PMD);
+		if (ua_direct_map_level(tried[n]) >= PG_LEVEL_2M)
+			found = tried[n];
+		n++;
+	}
+	for (i = 0; i < n; i++)
+		if (tried[i] != found)
+			__free_pages(tried[i], PMD_ORDER);
+	return found;
+}
+
 /*
  * A block smaller than 2M splits the large page around it when it leaves
  * the direct map.  When its setup fails after that, the block is mapped
@@ -1018,13 +1046,10 @@ static void ua_failed_setup_mends_split(struct kunit *test)
 	 * upper half of a 2M block mapped large, the lower half kept, so that
 	 * the pool's 1M block is that one.
 	 */
-	kept = alloc_pages(GFP_KERNEL, PMD_ORDER);
-	KUNIT_ASSERT_NOT_NULL(test, kept);
-	collapse_direct_map(kept, PTRS_PER_PMD);
-	if (ua_direct_map_level(kept) < PG_LEVEL_2M) {
-		__free_pages(kept, PMD_ORDER);
-		kunit_skip(test, "the 2M block's direct map is split and does not collapse");
-	}
+	kept = ua_alloc_large_mapped_block(test);
+	if (!kept)
+		kunit_skip(test, "none of %d 2M blocks could be mapped by a large page",
+			   UA_LARGE_TRIES);
 	split_page(kept, PMD_ORDER);
 	for (i = PTRS_PER_PMD / 2; i < PTRS_PER_PMD; i++)
 		__free_page(kept + i);
