@@ -14,6 +14,8 @@ set -euo pipefail
 . "$(dirname "$0")/qemu-source.sh"
 
 SERIES_DIR=$REPO/qemu-patches
+# The fetched source and the build directories are shared by every clone.
+take_cache_lock
 
 qemu_orig
 

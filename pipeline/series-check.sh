@@ -42,15 +42,30 @@ esac
 case "$BUILD" in each|last|none) ;; *) die "SERIES_BUILD=$BUILD: expected each, last or none" ;; esac
 KMAKE=(make -C "$SRC" O="$OBJ" -j"$JOBS" CC="ccache gcc" HOSTCC="ccache gcc")
 # checkpatch reads .checkpatch.conf from $HOME too: an empty one here.
-CP_HOME=$(mktemp -d)
-trap 'rm -rf "$CP_HOME"' EXIT
+CP_HOME=$SERIES_TMP/home
+mkdir "$CP_HOME"
 
-# Types checkpatch.ignore allows for kernel path $1.
+# Types checkpatch.ignore allows for kernel path $1, as TYPE or
+# TYPE:WORD (the type only in a finding whose message names WORD).
 allowed_types()
 {
 	local key=$1
 	[ -e "$REPO/$1.patch" ] && key=$1.patch
 	awk -v f="$key" '$1 == f || $1 == "*" { print $2 }' "$IGNORE" | tr ',\n' '  '
+}
+
+# 0 when checkpatch.ignore explains finding TYPE ($2) in FILE ($1) with
+# message $3.
+allowed()
+{
+	local a
+	for a in $(allowed_types "$1"); do
+		case "$a" in
+		"$2") return 0 ;;
+		"$2":*) [[ "$3" == *"${a#*:}"* ]] && return 0 ;;
+		esac
+	done
+	return 1
 }
 
 # checkpatch's report on patch $1 as "LEVEL TYPE FILE MESSAGE" lines,
@@ -79,25 +94,34 @@ checkpatch_report()
 }
 
 # 0 when patch $1 has no ERROR or WARNING that checkpatch.ignore does not
-# explain; prints every finding.
+# explain, and checkpatch's totals count what was read of its report;
+# prints every finding.
 check_style()
 {
-	local p=$1 lvl type file msg bad=0 checks=0
+	local p=$1 lvl type file msg bad=0 errors=0 warnings=0 checks=0
 	while read -r lvl type file msg; do
-		if [ "$lvl" = broken ]; then
+		case "$lvl" in
+		broken)
 			printf '    checkpatch did not run to its end (exit status %s)\n' "$type"
-			bad=1
-		elif [ "$lvl" = total ]; then
-			printf '    checkpatch: %s errors, %s warnings, %s checks\n' "$type" "$file" "${msg%% *}"
-		elif [ "$lvl" = CHECK ]; then
+			bad=1 ;;
+		total)
+			printf '    checkpatch: %s errors, %s warnings, %s checks\n' "$type" "$file" "$msg"
+			[ "$type $file $msg" = "$errors $warnings $checks" ] || {
+				printf '    ERROR: read %s errors, %s warnings, %s checks of checkpatch'"'"'s report\n' \
+					"$errors" "$warnings" "$checks"
+				bad=1; } ;;
+		CHECK)
 			checks=$((checks + 1))
-			printf '    check: %s %s: %s\n' "$type" "$file" "$msg"
-		elif printf ' %s ' "$(allowed_types "$file")" | grep -q " $type "; then
-			printf '    %s (checkpatch.ignore): %s %s\n' "${lvl,,}" "$type" "$file"
-		else
-			printf '    %s: %s %s: %s\n' "${lvl^^}" "$type" "$file" "$msg"
-			bad=1
-		fi
+			printf '    check: %s %s: %s\n' "$type" "$file" "$msg" ;;
+		*)
+			[ "$lvl" = ERROR ] && errors=$((errors + 1)) || warnings=$((warnings + 1))
+			if allowed "$file" "$type" "$msg"; then
+				printf '    %s (checkpatch.ignore): %s %s\n' "${lvl,,}" "$type" "$file"
+			else
+				printf '    %s: %s %s: %s\n' "${lvl^^}" "$type" "$file" "$msg"
+				bad=1
+			fi ;;
+		esac
 	done < <(checkpatch_report "$p")
 	return $bad
 }
@@ -118,18 +142,12 @@ build()
 	log "$what built in $((SECONDS - start))s"
 }
 
-# The last patch's tree is what make tree assembles, file for file.
+# The last patch's tree holds the repository's kernel files, as make tree
+# assembles them (from this clone's files, not from the shared $KSRC).
 check_same_as_tree()
 {
-	local p bad=0
-	while read -r p; do
-		[ -n "$p" ] || continue
-		cmp -s "$SRC/$p" "$KSRC/$p" || { echo "  differs from make tree: $p" >&2; bad=1; }
-	done <"$TREE/overlay.list"
-	[ "$(base_git "$SRC" diff --name-only base HEAD | sort)" = "$(sort "$TREE/overlay.list")" ] ||
-		{ echo "  the series changes other files than make tree" >&2; bad=1; }
-	[ $bad -eq 0 ] || die "the last patch's tree is not what make tree assembles"
-	log "the last patch's tree is make tree's (every one of $(wc -l <"$TREE/overlay.list") files)"
+	is_final_tree "$SRC" HEAD || die "the last patch's tree is not what make tree assembles"
+	log "the last patch's tree is make tree's (every one of $(printf '%s\n' $OVERLAY_FILES | wc -l) files)"
 }
 
 mapfile -t SERIES < <(ls "$PATCHES"/[0-9][0-9][0-9][0-9]-*.patch 2>/dev/null | grep -v '/0000-')

@@ -22,7 +22,6 @@ set -euo pipefail
 
 OUT=${SERIES_OUT:-$REPO/build/series}
 OUT=${OUT%/}
-STEPS=$REPO/series
 COVER=$STEPS/cover-letter.txt
 
 identity()
@@ -37,7 +36,7 @@ identity()
 # leading "From:" line.
 step_message() { sed -e '/^---$/,$d' -e '1{/^From: /d}' "$1"; }
 # The "From: " line's "Name <email>", if the step file has one.
-step_author() { sed -n '1s/^From: //p' "$1"; }
+step_author() { sed -n '1s/^From: \(.*[^ ] <[^<>@ ]\+@[^<>@ ]\+>\)$/\1/p' "$1"; }
 
 # Content comes from the working tree and the date from HEAD: refuse
 # anything uncommitted that would make the two disagree.
@@ -51,59 +50,46 @@ check_committed()
 # Its files, as "<repo path> [interim]".
 step_files() { sed '1,/^---$/d; /^#/d; /^[[:space:]]*$/d' "$1"; }
 
-# Content of repository file $1 at step $2 ("" for final) into $3.
-content_at()
-{
-	local f=$1 nn=$2 dst=$3 t=${1%.patch} d
-	mkdir -p "$(dirname "$dst")"
-	if [ "$f" != "$t" ]; then
-		cp "$PRISTINE/$t" "$dst"
-		patch -s -F0 -f -N --no-backup-if-mismatch -r - -o "$dst.new" "$dst" <"$REPO/$f" >/dev/null ||
-			die "$f does not apply to the base"
-		mv "$dst.new" "$dst"
-	else
-		cp "$REPO/$f" "$dst"
-	fi
-	[ -n "$nn" ] || return 0
-	d=$STEPS/interim/$nn/$t.diff
-	[ -f "$d" ] || die "series/$nn: $f is marked interim but series/interim/$nn/$t.diff is missing"
-	patch -s -F0 -f -N --no-backup-if-mismatch -r - -o "$dst.new" "$dst" <"$d" >/dev/null ||
-		die "series/interim/$nn/$t.diff no longer applies to the final $t: remake it as 'diff -u final interim' (docs/series.md)"
-	mv "$dst.new" "$dst"
-}
-
 # Check the step files against the repository before writing anything.
 check_steps()
 {
-	local s nn f flag finals interims missing
-	finals=$(mktemp) interims=$(mktemp)
+	local s name nn f flag d finals="" interims="" missing unused
 	for s in "$STEPS"/[0-9][0-9]-*.txt; do
-		nn=$(basename "$s" | cut -c1-2)
-		grep -qx -- '---' "$s" || die "series/$(basename "$s"): no '---' line before its files"
-		[ -n "$(step_message "$s" | head -n1)" ] || die "series/$(basename "$s"): no subject"
+		name=series/$(basename "$s") nn=$(basename "$s" | cut -c1-2)
+		grep -qx -- '---' "$s" || die "$name: no '---' line before its files"
+		[ -n "$(step_message "$s" | head -n1)" ] || die "$name: no subject"
+		if head -n1 "$s" | grep -q '^From:' && [ -z "$(step_author "$s")" ]; then
+			die "$name: a first line 'From:' must read 'From: Name <email>'"
+		fi
 		while read -r f flag; do
 			grep -qxF -- "$f" <<<"$OVERLAY_FILES" ||
-				die "series/$(basename "$s"): $f is not a kernel file or patch of this repository"
+				die "$name: $f is not a kernel file or patch of this repository"
 			case "$flag" in
-			"") grep -qxF -- "$f" "$finals" &&
-				die "series/$(basename "$s"): $f already reached its final content in an earlier patch"
-			    echo "$f" >>"$finals" ;;
-			interim) grep -qxF -- "$f" "$finals" &&
-				die "series/$(basename "$s"): $f is interim after its final patch"
-			    echo "$f" >>"$interims" ;;
-			*) die "series/$(basename "$s"): unknown mark '$flag' for $f" ;;
+			"") grep -qxF -- "$f" <<<"$finals" &&
+				die "$name: $f already reached its final content in an earlier patch"
+			    finals+=$f$'\n' ;;
+			interim) grep -qxF -- "$f" <<<"$finals" &&
+				die "$name: $f is interim after its final patch"
+			    interims+=$nn/${f%.patch}.diff$'\n' ;;
+			*) die "$name: unknown mark '$flag' for $f" ;;
 			esac
 		done < <(step_files "$s")
 	done
-	missing=$(printf '%s\n' "$OVERLAY_FILES" | grep -vxF -f "$finals" || true)
+	missing=$(printf '%s\n' "$OVERLAY_FILES" | grep -vxF -f <(printf '%s' "$finals") || true)
 	[ -z "$missing" ] || die "in no patch of series/: $(echo $missing)"
-	rm -f "$finals" "$interims"
+	unused=""
+	if [ -d "$STEPS/interim" ]; then
+		while read -r d; do
+			grep -qxF -- "$d" <<<"$interims" || unused+=" series/interim/$d"
+		done < <(cd "$STEPS/interim" && find . -type f | sed 's|^\./||' | sort)
+	fi
+	[ -z "$unused" ] || die "no step file marks these interim, so nothing uses them:$unused"
 }
 
 commit_steps()
 {
-	local s nn f flag tmp date author n=0
-	tmp=$(mktemp -d)
+	local s nn f flag tmp=$SERIES_TMP/commit date author n=0
+	mkdir -p "$tmp"
 	# The last commit that changed what the series is made of.
 	date=$(git -C "$REPO" log -1 --no-show-signature --format=%cI -- series $(overlay_roots) \
 		2>/dev/null || true)
@@ -129,24 +115,7 @@ commit_steps()
 		n=$((n + 1))
 	done
 	git_series branch -f series HEAD
-	rm -rf "$tmp"
 	log "$n commits on $SERIES_SRC (branch series)"
-}
-
-# The last commit holds exactly the final content of every overlay file.
-check_final()
-{
-	local tmp p bad=0 changed targets
-	tmp=$(mktemp -d)
-	for p in $OVERLAY_FILES; do
-		content_at "$p" "" "$tmp/x"
-		cmp -s "$tmp/x" "$SERIES_SRC/${p%.patch}" || { echo "differs: ${p%.patch}" >&2; bad=1; }
-	done
-	rm -rf "$tmp"
-	changed=$(git_series diff --name-only base series | sort)
-	targets=$(printf '%s\n' $OVERLAY_FILES | sed 's/\.patch$//' | sort -u)
-	[ "$changed" = "$targets" ] || { diff <(echo "$targets") <(echo "$changed") >&2; bad=1; }
-	[ $bad -eq 0 ] || die "the series' last commit is not the repository's tree"
 }
 
 cover_letter()
@@ -167,7 +136,7 @@ cover_letter()
 	extra=$(sed -n '1,/^$/{/^Cc: /{s/^Cc: //;p}}' "$COVER")
 	cc=$(printf '%s\n' "$to" "@@" "$cc" "$extra" | sed 's/, /\n/g' |
 		awk '$0 == "@@" { cc = 1; next } NF && !seen[$0]++ && cc' | paste -sd, - | sed 's/,/, /g')
-	tmp=$(mktemp)
+	tmp=$SERIES_TMP/cover-body
 	sed '1,/^$/{/^Cc: /d}' "$COVER" | sed '1d; /^;;/d' | sed '/./,$!d' |
 		sed -e "s/@DEBIAN_VERSION@/$KVER/g" -e "s/@UPSTREAM_VERSION@/$upstream/g" >"$tmp"
 	# One address per header line; the cover letter dated like the patches.
@@ -180,7 +149,6 @@ cover_letter()
 		/^\*\*\* BLURB HERE \*\*\*$/ { while ((getline l < body) > 0) print l; next }
 		{ print }' "$cover" >"$cover.new"
 	mv "$cover.new" "$cover"
-	rm -f "$tmp"
 }
 
 identity
@@ -192,7 +160,7 @@ take_cache_lock
 check_steps
 ensure_series_git
 commit_steps
-check_final
+is_final_tree "$SERIES_SRC" series || die "the series' last commit is not the repository's tree"
 # Written beside $OUT and moved in whole: a reader never sees half a series.
 rm -rf "$OUT.new"
 mkdir -p "$OUT.new"

@@ -24,6 +24,13 @@ if [ -z "$name" ] || [ -z "$email" ]; then
 	exit 4
 fi
 steps=$(ls "$REPO"/series/[0-9][0-9]-*.txt | wc -l)
+# make series waits for the cache lock, which another clone's
+# series-check can hold for many minutes: wait ten at most, then skip.
+mkdir -p "$GMEM_CACHE"
+if ! flock -w 600 "$GMEM_CACHE/lock" true; then
+	echo "SKIP: another pipeline run held $GMEM_CACHE/lock for more than 600 s"
+	exit 4
+fi
 
 rc=0
 SERIES_ALLOW_DIRTY=1 SERIES_OUT=$tmp/a "$REPO/pipeline/series.sh" >"$tmp/a.log" 2>&1 || rc=$?
@@ -93,6 +100,31 @@ rc=0
 out=$(GMEM_REPO=$tmp/clone SERIES_OUT=$tmp/d "$tmp/clone/pipeline/series.sh" 2>&1) || rc=$?
 check "make series refuses a working tree with uncommitted kernel files (rc $rc: $(printf '%s' "$out" | tail -n1 | cut -c1-80))" \
 	bash -c "[ $rc -ne 0 ] && [ ! -e '$tmp/d' ] && printf '%s' \"\$1\" | grep -q 'uncommitted changes in kernel files or series/.*mm/unmapped_alloc.c'" _ "$out"
+
+# make series checks the step files before it writes anything: each case
+# edits the clone's series/ with $2 and expects an error that says $3.
+step_error()
+{
+	local what=$1 edit=$2 want=$3 rc=0 out
+	git -C "$tmp/clone" checkout -q -- series
+	git -C "$tmp/clone" clean -fdq -- series
+	(cd "$tmp/clone/series" && eval "$edit")
+	out=$(GMEM_REPO=$tmp/clone SERIES_ALLOW_DIRTY=1 SERIES_OUT=$tmp/e "$REPO/pipeline/series.sh" 2>&1) || rc=$?
+	check "make series refuses $what (rc $rc: $(printf '%s' "$out" | grep '^ERROR' | tail -n1 | cut -c1-90))" \
+		bash -c "[ $rc -ne 0 ] && [ ! -e '$tmp/e' ] && printf '%s' \"\$1\" | grep -qF -- \"\$2\"" _ "$out" "$want"
+}
+step_error "a file brought to its final content twice" \
+	'echo mm/secretmem.c.patch >>05-proc-kcore.txt' \
+	"series/05-proc-kcore.txt: mm/secretmem.c.patch already reached its final content in an earlier patch"
+step_error "a kernel file in no step" \
+	"sed -i '/^fs\/proc\/kcore.c.patch$/d' 05-proc-kcore.txt" \
+	"in no patch of series/: fs/proc/kcore.c.patch"
+step_error "an interim diff no step uses" \
+	'mkdir -p interim/05/fs/proc && echo >interim/05/fs/proc/kcore.c.diff' \
+	"nothing uses them: series/interim/05/fs/proc/kcore.c.diff"
+step_error "a From: line without an address" \
+	"sed -i '1i From: Nobody' 05-proc-kcore.txt" \
+	"series/05-proc-kcore.txt: a first line 'From:' must read 'From: Name <email>'"
 
 echo "$n tests, $bad failed"
 [ $bad -eq 0 ]
