@@ -26,7 +26,7 @@ fi
 rm -rf "$RESULTS"
 mkdir -p "$RESULTS"
 {
-	echo "export REPO='$REPO' KST='$KST' MODROOT='$MODROOT' OUT=/tmp/results"
+	echo "export REPO='$REPO' KSRC='$KSRC' KST='$KST' MODROOT='$MODROOT' OUT=/tmp/results"
 	echo ". \"\$REPO/pipeline/guest/modules.sh\""
 	# GUEST_* variables are passed on to the job.
 	env | grep '^GUEST_[A-Za-z0-9_]*=' | sed "s/'/'\\\\''/g; s/=/='/; s/^/export /; s/\$/'/" || true

@@ -68,7 +68,8 @@ build_kernel()
 	run_logged "headers" "$KOBJ/headers.log" "${KMAKE[@]}" headers || exit 1
 }
 
-# Selftests named by tests.list, and make bench's, as "<dir> <binary>"
+# Selftests named by tests.list, make bench's and the one that
+# tests/mm_run_vmtests.sh runs through run_vmtests.sh, as "<dir> <binary>"
 # (kvm/x86_64/foo -> kvm x86_64/foo): only those are built.
 selftests_wanted()
 {
@@ -76,6 +77,7 @@ selftests_wanted()
 				r = $2; sub(/^[^\/]*\//, "", r); print d, r }' \
 		"$REPO/pipeline/tests.list"
 	echo "kvm x86_64/guest_memfd_bench"
+	echo "mm unmapped_pool"
 }
 
 build_selftests()
