@@ -24,7 +24,7 @@ demo: build				## boot the kernel and show the feature
 check: build				## boot once, run every test, print the summary
 	@$(P)/check.sh
 
-check-configs: build			## THP-off kernel: build, boot, its tests (tests-nothp.list)
+check-configs: build			## THP-off and pool-off kernels: build, boot, tests-{nothp,nopool}.list
 	@$(P)/check-configs.sh
 
 check-kasan: build			## KASAN+lockdep+DEBUG_VM kernel: build, boot, the whole of tests.list

@@ -8,7 +8,7 @@
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
-FLAVOURS=${CHECK_FLAVOURS:-nothp}
+FLAVOURS=${CHECK_FLAVOURS:-nothp nopool}
 passed=0 failed=0
 for f in $FLAVOURS; do
 	log "flavour $f: building"
