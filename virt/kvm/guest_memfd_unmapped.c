@@ -37,16 +37,6 @@ static u64 gmem_inode_flags(struct inode *inode)
 	return (u64)(unsigned long)inode->i_private;
 }
 
-bool __weak kvm_arch_gmem_needs_zeroing(struct kvm *kvm)
-{
-	return true;
-}
-
-int __weak kvm_arch_gmem_max_folio_order(struct kvm *kvm)
-{
-	return PMD_ORDER;
-}
-
 /* The flags KVM_CREATE_GUEST_MEMFD accepts; @kvm may be NULL. */
 u64 kvm_gmem_supported_flags(struct kvm *kvm)
 {
