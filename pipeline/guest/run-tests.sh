@@ -78,7 +78,9 @@ run_one()	# kind name timeout skip_ok
 
 	case $rc in
 	0)	# A pass may still have skipped parts: say which.
-		subskips=$(grep -E '^[[:space:]]*ok [0-9]+ .*# SKIP' "$logf" | sed 's/^[[:space:]]*ok [0-9]* //' | head -3 | tr '\n' ';')
+		# (KVM selftests' print_skip() ends a line ", skipping test".)
+		subskips=$(grep -E '^[[:space:]]*ok [0-9]+ .*# SKIP|, skipping test$' "$logf" |
+			   sed 's/^[[:space:]]*ok [0-9]* //' | head -3 | tr '\n' ';')
 		record pass "$name" "$secs" "${subskips:+passed with skipped sub-tests: $subskips}" ;;
 	4)	if [ "$kind" = kunit ]; then
 			reason=$(echo "$res" | sed -n 2p)

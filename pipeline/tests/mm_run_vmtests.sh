@@ -1,9 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 # The mm selftests' own runner knows the pool's tests (series patch 11):
-# run_vmtests.sh -t unmapped_pool runs ./unmapped_pool, which must pass,
-# and leaves the destructive poison and pressure tests to -d.  The -d and
-# unmapped_pool_numa wiring is checked with stand-ins that only say they
+# run_vmtests.sh -t "unmapped_pool unmapped_pool_numa" runs ./unmapped_pool,
+# which must pass, and leaves the destructive poison, pressure and NUMA
+# tests to -d.  The -d wiring is checked with stand-ins that only say they
 # ran (the real ones are tests of their own in tests.list).
 # Needs KSRC (the assembled tree) and KST (selftest outputs).
 set -eu
@@ -26,12 +26,12 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 cp "$MM/run_vmtests.sh" "$dir/"
 
-echo "== run_vmtests.sh -n -t unmapped_pool, the real tests"
+echo "== run_vmtests.sh -n -t 'unmapped_pool unmapped_pool_numa', the real tests"
 for t in $POOL_TESTS; do
 	ln -sf "$KST/mm/$t" "$dir/$t"
 done
 rc=0
-(cd "$dir" && bash ./run_vmtests.sh -n -t unmapped_pool) >"$dir/real.log" 2>&1 || rc=$?
+(cd "$dir" && bash ./run_vmtests.sh -n -t "unmapped_pool unmapped_pool_numa") >"$dir/real.log" 2>&1 || rc=$?
 cat "$dir/real.log"
 expect "run_vmtests.sh exits 0 (got $rc)" [ "$rc" -eq 0 ]
 expect "it ran ./unmapped_pool" grep -qx 'running ./unmapped_pool' "$dir/real.log"

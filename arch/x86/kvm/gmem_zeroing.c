@@ -5,6 +5,8 @@
  * largest folio.  The host zeroes for every type whose guest could read
  * what the page's previous user left; each exception says why below.
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/kvm_host.h>
 #include <linux/moduleparam.h>
 #include <linux/panic.h>
@@ -24,7 +26,7 @@ static int set_firmware_init(const char *val, const struct kernel_param *kp)
 	int ret = param_set_bool(val, kp);
 
 	if (!ret && READ_ONCE(sw_protected_vm_firmware_init)) {
-		pr_warn_once("kvm: sw_protected_vm_firmware_init is for tests only: software-protected guests now read memory other users left; tainting the kernel\n");
+		pr_warn_once("sw_protected_vm_firmware_init is for tests only: software-protected guests now read memory other users left; tainting the kernel\n");
 		add_taint(TAINT_USER, LOCKDEP_STILL_OK);
 	}
 	return ret;

@@ -953,7 +953,14 @@ int main(int argc, char *argv[])
 	test_concurrent_faults_punch_drain();
 	test_memcg_limit();
 	test_refault_after_split();
-	test_poisoned_page_in_use();
-	test_hibernation();
+	if (!access(HWPOISON_DIR "/corrupt-pfn", W_OK))
+		test_poisoned_page_in_use();
+	else
+		print_skip("A poisoned page: no %s/corrupt-pfn (CONFIG_HWPOISON_INJECT)",
+			   HWPOISON_DIR);
+	if (!access("/sys/power/pm_test", W_OK))
+		test_hibernation();
+	else
+		print_skip("Hibernation: no /sys/power/pm_test (CONFIG_PM_DEBUG, CONFIG_HIBERNATION)");
 	return 0;
 }
