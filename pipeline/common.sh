@@ -103,14 +103,20 @@ overlay_files()
 		while read -r f; do [ -e "$REPO/$f" ] && echo "$f"; done | sort
 }
 
-# Serialise pipeline runs that share one cache.
+# Serialise pipeline runs that share one cache.  GMEM_LOCK_WAIT=SECONDS
+# bounds the wait: past it the run exits with status 4 (a skip).
 take_cache_lock()
 {
 	mkdir -p "$GMEM_CACHE"
 	exec 9>"$GMEM_CACHE/lock"
 	if ! flock -n 9; then
-		log "another pipeline run holds $GMEM_CACHE/lock; waiting"
-		flock 9
+		log "another pipeline run holds $GMEM_CACHE/lock; waiting${GMEM_LOCK_WAIT:+ $GMEM_LOCK_WAIT s at most}"
+		if [ -z "${GMEM_LOCK_WAIT:-}" ]; then
+			flock 9
+		elif ! flock -w "$GMEM_LOCK_WAIT" 9; then
+			log "$GMEM_CACHE/lock still held after $GMEM_LOCK_WAIT s: giving up (exit 4)"
+			exit 4
+		fi
 	fi
 }
 
@@ -146,8 +152,11 @@ base_git()
 	local dir=$1
 	shift
 	env -u GIT_AUTHOR_NAME -u GIT_AUTHOR_EMAIL -u GIT_COMMITTER_NAME -u GIT_COMMITTER_EMAIL \
+		-u GIT_DIR -u GIT_WORK_TREE -u GIT_INDEX_FILE -u GIT_OBJECT_DIRECTORY \
+		-u GIT_ALTERNATE_OBJECT_DIRECTORIES -u GIT_CONFIG_PARAMETERS -u GIT_CONFIG_COUNT \
 		GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_SYSTEM=/dev/null \
 		git -C "$dir" -c core.hooksPath=/dev/null -c core.attributesFile=/dev/null \
+		-c gc.auto=0 -c maintenance.auto=false \
 		-c user.name=gmem-pool -c user.email=gmem-pool@localhost "$@"
 }
 
@@ -170,8 +179,7 @@ make_base_git()
 	fi
 	(
 		cd "$dir.tmp"
-		GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_SYSTEM=/dev/null \
-			git init -q --template= -b base-tree
+		base_git . init -q --template= -b base-tree
 		base_git . config core.autocrlf false
 		# Files the base's .gitignore matches are part of the base too.
 		base_git . add -A -f

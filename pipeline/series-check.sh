@@ -20,11 +20,12 @@ set -euo pipefail
 . "$(dirname "$0")/series-common.sh"
 
 BASE=${BASE:-debian}
-PATCHES=${SERIES_OUT:-$REPO/build/series}
+PATCHES=$(realpath -m "${SERIES_OUT:-$REPO/build/series}")
 IGNORE=$REPO/pipeline/checkpatch.ignore
 # The repositories of both bases live in the cache: nobody else may touch
 # them from here on, and a make series still writing $PATCHES is waited for.
 take_cache_lock
+read_overlay_files
 
 case "$BASE" in
 debian) SRC=$SERIES_SRC
@@ -98,13 +99,14 @@ checkpatch_report()
 # prints every finding.
 check_style()
 {
-	local p=$1 lvl type file msg bad=0 errors=0 warnings=0 checks=0
+	local p=$1 lvl type file msg bad=0 errors=0 warnings=0 checks=0 total=0
 	while read -r lvl type file msg; do
 		case "$lvl" in
 		broken)
 			printf '    checkpatch did not run to its end (exit status %s)\n' "$type"
 			bad=1 ;;
 		total)
+			total=1
 			printf '    checkpatch: %s errors, %s warnings, %s checks\n' "$type" "$file" "$msg"
 			[ "$type $file $msg" = "$errors $warnings $checks" ] || {
 				printf '    ERROR: read %s errors, %s warnings, %s checks of checkpatch'"'"'s report\n' \
@@ -123,6 +125,7 @@ check_style()
 			fi ;;
 		esac
 	done < <(checkpatch_report "$p")
+	[ $total = 1 ] || [ $bad = 1 ] || { echo "    checkpatch's report was not read to its total"; bad=1; }
 	return $bad
 }
 
@@ -133,12 +136,41 @@ configure()
 	merge_kernel_config "$SRC" "$OBJ"
 }
 
+# Every line of the fragments whose symbol this patch's Kconfig defines
+# holds in .config: olddefconfig drops what it cannot satisfy without a
+# word, and a build without the feature proves nothing.
+check_config()
+{
+	local defined line sym bad=""
+	defined=$(cd "$SRC" && grep -rhoE --include='Kconfig*' '^[[:space:]]*(menu)?config [A-Za-z0-9_]+' . |
+		awk '{ print $2 }' | sort -u)
+	while read -r line; do
+		case "$line" in
+		CONFIG_*=*) sym=${line%%=*} ;;
+		"# CONFIG_"*" is not set") sym=${line#\# }; sym=${sym%% *} ;;
+		*) continue ;;
+		esac
+		grep -qxF "${sym#CONFIG_}" <<<"$defined" || continue
+		case "$line" in
+		"#"*) ! grep -q "^$sym=" "$OBJ/.config" || bad+=" $line" ;;
+		*) grep -qxF "$line" "$OBJ/.config" || bad+=" $line" ;;
+		esac
+	done < <(kernel_fragments | xargs cat)
+	[ -z "$bad" ] || die "$1: .config lacks, though its Kconfig defines them:$bad"
+}
+
+# A build with a warning fails too: 0-day reports each one, and the
+# interim states of a split file are where unused ones appear.
 build()
 {
-	local what=$1 start=$SECONDS
+	local what=$1 start=$SECONDS warnings
 	configure
+	check_config "$what"
 	run_logged "$what" "$OBJ/build.log" "${KMAKE[@]}" bzImage modules ||
 		die "$what does not build (log: $OBJ/build.log)"
+	warnings=$(grep -E ': warning: ' "$OBJ/build.log" || true)
+	[ -z "$warnings" ] || { printf '%s\n' "$warnings" | head -20 >&2
+		die "$what builds with warnings (log: $OBJ/build.log)"; }
 	log "$what built in $((SECONDS - start))s"
 }
 

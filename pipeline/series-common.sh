@@ -7,7 +7,10 @@
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 set_tree_paths
-OVERLAY_FILES=$(overlay_files)
+# The repository's kernel files: read_overlay_files, once the cache lock
+# is held (the list depends on the unpacked base).
+OVERLAY_FILES=""
+read_overlay_files() { OVERLAY_FILES=$(overlay_files); }
 SERIES_SRC=$TREE/series/src
 STEPS=$REPO/series
 # Scratch space of this run, removed however the run ends.

@@ -12,16 +12,16 @@
 #
 # The patches are commits on a git repository of the base tree (made once,
 # under the cache), authored and signed off by git config's user, dated
-# with this repository's HEAD so that the output is reproducible; the
-# kernel files and series/ must therefore be committed.  A step file whose
-# first line is "From: Name <email>" names another author; trailers
+# with the last commit that changed series/ or a kernel file, so that the
+# output is reproducible; the kernel files and series/ must therefore be
+# committed.  A step file whose first line is "From: Name <email>" names
+# another author, whose Signed-off-by the message must carry; trailers
 # (Suggested-by:, Co-developed-by:, ...) are written in the message, and
 # lines starting with '#' stay in it (#PF, #VC).
 set -euo pipefail
 . "$(dirname "$0")/series-common.sh"
 
-OUT=${SERIES_OUT:-$REPO/build/series}
-OUT=${OUT%/}
+OUT=$(realpath -m "${SERIES_OUT:-$REPO/build/series}")
 COVER=$STEPS/cover-letter.txt
 
 identity()
@@ -38,14 +38,14 @@ step_message() { sed -e '/^---$/,$d' -e '1{/^From: /d}' "$1"; }
 # The "From: " line's "Name <email>", if the step file has one.
 step_author() { sed -n '1s/^From: \(.*[^ ] <[^<>@ ]\+@[^<>@ ]\+>\)$/\1/p' "$1"; }
 
-# Content comes from the working tree and the date from HEAD: refuse
+# Content comes from the working tree and the date from git: refuse
 # anything uncommitted that would make the two disagree.
 check_committed()
 {
 	local dirty
-	dirty=$(git -C "$REPO" status --porcelain -- $(overlay_roots) series/)
+	dirty=$(git -C "$REPO" status --porcelain --untracked-files=all -- $(overlay_roots) series/)
 	[ -z "$dirty" ] ||
-		die "uncommitted changes in kernel files or series/ (the series is dated with HEAD, so it must be HEAD's content): $(echo "$dirty" | head -5 | tr '\n' ' ')"
+		die "uncommitted changes in kernel files or series/ (the series is dated with the last commit of those files, so it must be committed content): $(echo "$dirty" | head -5 | tr '\n' ' ')"
 }
 # Its files, as "<repo path> [interim]".
 step_files() { sed '1,/^---$/d; /^#/d; /^[[:space:]]*$/d' "$1"; }
@@ -61,6 +61,14 @@ check_steps()
 		if head -n1 "$s" | grep -q '^From:' && [ -z "$(step_author "$s")" ]; then
 			die "$name: a first line 'From:' must read 'From: Name <email>'"
 		fi
+		# The author certifies the patch too (Documentation/process/submitting-patches.rst).
+		[ -z "$(step_author "$s")" ] ||
+			step_message "$s" | grep -qxF "Signed-off-by: $(step_author "$s")" ||
+			die "$name: no 'Signed-off-by: $(step_author "$s")' for its From: author"
+		# checkpatch's COMMIT_LOG_LONG_LINE, found here in seconds.
+		f=$(step_message "$s" | sed 1d | grep -vE '^[A-Za-z-]+: |://' | awk 'length > 75' | head -n1)
+		[ -z "$f" ] || die "$name: a message line over 75 columns: $f"
+		[ "$(ls "$STEPS/$nn"-*.txt | wc -l)" = 1 ] || die "series/$nn-*.txt: two step files numbered $nn"
 		while read -r f flag; do
 			grep -qxF -- "$f" <<<"$OVERLAY_FILES" ||
 				die "$name: $f is not a kernel file or patch of this repository"
@@ -75,6 +83,8 @@ check_steps()
 			esac
 		done < <(step_files "$s")
 	done
+	f=$(cd "$REPO" && git ls-files -s -- $OVERLAY_FILES | awk '$1 != "100644" { print $4 }')
+	[ -z "$f" ] || die "make series writes files with mode 644; these are not: $(echo $f)"
 	missing=$(printf '%s\n' "$OVERLAY_FILES" | grep -vxF -f <(printf '%s' "$finals") || true)
 	[ -z "$missing" ] || die "in no patch of series/: $(echo $missing)"
 	unused=""
@@ -124,10 +134,10 @@ cover_letter()
 	upstream=$(make -s -C "$PRISTINE" kernelversion)
 	# HOME without a .get_maintainer.conf: the base's MAINTAINERS decides.
 	to=$(cd "$SERIES_SRC" && HOME=/nonexistent perl scripts/get_maintainer.pl --no-git \
-		--no-git-fallback --no-rolestats --no-r --no-l --no-multiline "$dir"/0*-*.patch) ||
+		--no-git-fallback --no-keywords --no-rolestats --no-r --no-l --no-multiline "$dir"/0*-*.patch) ||
 		die "scripts/get_maintainer.pl failed"
 	cc=$(cd "$SERIES_SRC" && HOME=/nonexistent perl scripts/get_maintainer.pl --no-git \
-		--no-git-fallback --no-rolestats --no-m --no-multiline "$dir"/0*-*.patch) ||
+		--no-git-fallback --no-keywords --no-rolestats --no-m --no-multiline "$dir"/0*-*.patch) ||
 		die "scripts/get_maintainer.pl failed"
 	[ -n "$to" ] || die "scripts/get_maintainer.pl found no maintainer for the series"
 	subject=$(head -n1 "$COVER")
@@ -140,11 +150,16 @@ cover_letter()
 	sed '1,/^$/{/^Cc: /d}' "$COVER" | sed '1d; /^;;/d' | sed '/./,$!d' |
 		sed -e "s/@DEBIAN_VERSION@/$KVER/g" -e "s/@UPSTREAM_VERSION@/$upstream/g" >"$tmp"
 	# One address per header line; the cover letter dated like the patches.
-	awk -v subject="$subject" -v to="$to" -v cc="$cc" -v body="$tmp" \
-	    -v date="$(git_series log -1 --format=%cD series)" '
-		BEGIN { gsub(/, /, ",\n ", to); gsub(/, /, ",\n ", cc) }
-		/^Date: / && !dated { print "Date: " date; dated = 1; next }
-		/^Subject: / { sub(/\*\*\* SUBJECT HERE \*\*\*/, subject); print
+	# Values through ENVIRON: awk -v would expand backslashes, and sub()
+	# an '&' in the subject.
+	SUBJECT=$subject TO=$to CC=$cc BODY=$tmp DATE=$(git_series log -1 --format=%cD series) awk '
+		BEGIN { to = ENVIRON["TO"]; cc = ENVIRON["CC"]; body = ENVIRON["BODY"]
+			gsub(/, /, ",\n ", to); gsub(/, /, ",\n ", cc)
+			marker = "*** SUBJECT HERE ***" }
+		/^Date: / && !dated { print "Date: " ENVIRON["DATE"]; dated = 1; next }
+		/^Subject: / { i = index($0, marker)
+			       if (i) $0 = substr($0, 1, i - 1) ENVIRON["SUBJECT"] substr($0, i + length(marker))
+			       print
 			       print "To: " to; if (cc != "") print "Cc: " cc; next }
 		/^\*\*\* BLURB HERE \*\*\*$/ { while ((getline l < body) > 0) print l; next }
 		{ print }' "$cover" >"$cover.new"
@@ -156,6 +171,7 @@ identity
 # First: the repository of the base is shared with series-check.sh, and
 # nothing below may see files that change while we wait for it.
 take_cache_lock
+read_overlay_files
 [ -n "${SERIES_ALLOW_DIRTY:-}" ] || check_committed
 check_steps
 ensure_series_git
