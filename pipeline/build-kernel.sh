@@ -34,14 +34,6 @@ check_fragment()
 	[ $bad -eq 0 ] || die "config fragments ${FRAGMENTS[*]} not satisfied (see above)"
 }
 
-last_word_per_symbol()
-{
-	grep -hE '^(CONFIG_[A-Za-z0-9_]+=|# CONFIG_[A-Za-z0-9_]+ is not set)' "$@" |
-		awk '{ s = $0; sub(/^# /, "", s); sub(/[= ].*/, "", s); last[s] = $0
-		       if (!(s in seen)) { seen[s] = 1; order[n++] = s } }
-		     END { for (i = 0; i < n; i++) print last[order[i]] }'
-}
-
 configure()
 {
 	local stamp

@@ -65,6 +65,16 @@ kernel_fragments()
 	fi
 }
 
+# The config lines of fragment files "$@", the last one per symbol (the
+# one merge_config.sh keeps).
+last_word_per_symbol()
+{
+	grep -hE '^(CONFIG_[A-Za-z0-9_]+=|# CONFIG_[A-Za-z0-9_]+ is not set)' "$@" |
+		awk '{ s = $0; sub(/^# /, "", s); sub(/[= ].*/, "", s); last[s] = $0
+		       if (!(s in seen)) { seen[s] = 1; order[n++] = s } }
+		     END { for (i = 0; i < n; i++) print last[order[i]] }'
+}
+
 # x86_64_defconfig with kernel_fragments merged in, for tree $1 built in
 # O=$2.  Options a tree's Kconfig does not know are dropped by olddefconfig.
 merge_kernel_config()
@@ -108,6 +118,9 @@ overlay_files()
 take_cache_lock()
 {
 	mkdir -p "$GMEM_CACHE"
+	case "${GMEM_LOCK_WAIT:-0}" in
+	*[!0-9]*) die "GMEM_LOCK_WAIT=$GMEM_LOCK_WAIT: expected a number of seconds" ;;
+	esac
 	exec 9>"$GMEM_CACHE/lock"
 	if ! flock -n 9; then
 		log "another pipeline run holds $GMEM_CACHE/lock; waiting${GMEM_LOCK_WAIT:+ $GMEM_LOCK_WAIT s at most}"

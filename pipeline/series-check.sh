@@ -13,6 +13,10 @@
 #   SERIES_BUILD=each|last|none   what to build (default: each for debian,
 #                          last for orig, whose patches checkpatch already saw)
 #
+# Each build checks the merged .config against the fragment lines whose
+# symbols the patch's Kconfig defines, and fails on a compiler or modpost
+# warning.
+#
 # Checkpatch: an ERROR or WARNING fails the patch unless
 # pipeline/checkpatch.ignore lists its type for the repository file it is
 # in, or for '*' (any file); CHECKs are listed and do not fail.
@@ -141,7 +145,9 @@ configure()
 # word, and a build without the feature proves nothing.
 check_config()
 {
-	local defined line sym bad=""
+	local defined line sym bad="" frags
+	kernel_fragments >/dev/null
+	mapfile -t frags < <(kernel_fragments)
 	defined=$(cd "$SRC" && grep -rhoE --include='Kconfig*' '^[[:space:]]*(menu)?config [A-Za-z0-9_]+' . |
 		awk '{ print $2 }' | sort -u)
 	while read -r line; do
@@ -155,7 +161,7 @@ check_config()
 		"#"*) ! grep -q "^$sym=" "$OBJ/.config" || bad+=" $line" ;;
 		*) grep -qxF "$line" "$OBJ/.config" || bad+=" $line" ;;
 		esac
-	done < <(kernel_fragments | xargs cat)
+	done < <(last_word_per_symbol "${frags[@]}")
 	[ -z "$bad" ] || die "$1: .config lacks, though its Kconfig defines them:$bad"
 }
 
@@ -168,7 +174,7 @@ build()
 	check_config "$what"
 	run_logged "$what" "$OBJ/build.log" "${KMAKE[@]}" bzImage modules ||
 		die "$what does not build (log: $OBJ/build.log)"
-	warnings=$(grep -E ': warning: ' "$OBJ/build.log" || true)
+	warnings=$(grep -E ': warning: |^WARNING: modpost: ' "$OBJ/build.log" || true)
 	[ -z "$warnings" ] || { printf '%s\n' "$warnings" | head -20 >&2
 		die "$what builds with warnings (log: $OBJ/build.log)"; }
 	log "$what built in $((SECONDS - start))s"

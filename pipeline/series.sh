@@ -63,11 +63,8 @@ check_steps()
 		fi
 		# The author certifies the patch too (Documentation/process/submitting-patches.rst).
 		[ -z "$(step_author "$s")" ] ||
-			step_message "$s" | grep -qxF "Signed-off-by: $(step_author "$s")" ||
+			grep -qxF "Signed-off-by: $(step_author "$s")" <(step_message "$s") ||
 			die "$name: no 'Signed-off-by: $(step_author "$s")' for its From: author"
-		# checkpatch's COMMIT_LOG_LONG_LINE, found here in seconds.
-		f=$(step_message "$s" | sed 1d | grep -vE '^[A-Za-z-]+: |://' | awk 'length > 75' | head -n1)
-		[ -z "$f" ] || die "$name: a message line over 75 columns: $f"
 		[ "$(ls "$STEPS/$nn"-*.txt | wc -l)" = 1 ] || die "series/$nn-*.txt: two step files numbered $nn"
 		while read -r f flag; do
 			grep -qxF -- "$f" <<<"$OVERLAY_FILES" ||
@@ -84,7 +81,7 @@ check_steps()
 		done < <(step_files "$s")
 	done
 	f=$(cd "$REPO" && git ls-files -s -- $OVERLAY_FILES | awk '$1 != "100644" { print $4 }')
-	[ -z "$f" ] || die "make series writes files with mode 644; these are not: $(echo $f)"
+	[ -z "$f" ] || die "make series commits every file with mode 644, and these are tracked with another: $(echo $f)"
 	missing=$(printf '%s\n' "$OVERLAY_FILES" | grep -vxF -f <(printf '%s' "$finals") || true)
 	[ -z "$missing" ] || die "in no patch of series/: $(echo $missing)"
 	unused=""

@@ -18,6 +18,8 @@
  * always zeroes, and its folios are charged as 6.12's are.  Setting it
  * taints the kernel: it exists to compare, not to run guests.
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/kvm_host.h>
 #include <linux/moduleparam.h>
 #include <linux/pagemap.h>
@@ -33,7 +35,7 @@ static int set_model(const char *val, const struct kernel_param *kp)
 	int ret = param_set_bool(val, kp);
 
 	if (!ret && READ_ONCE(gmem_per_folio_model)) {
-		pr_warn_once("kvm: gmem_per_folio_model is for benchmarks only: new GUEST_MEMFD_FLAG_NO_DIRECT_MAP files model per-folio removal; tainting the kernel\n");
+		pr_warn_once("gmem_per_folio_model is for benchmarks only: new GUEST_MEMFD_FLAG_NO_DIRECT_MAP files model per-folio removal; tainting the kernel\n");
 		add_taint(TAINT_USER, LOCKDEP_STILL_OK);
 	}
 	return ret;

@@ -958,9 +958,9 @@ int main(int argc, char *argv[])
 	else
 		print_skip("A poisoned page: no %s/corrupt-pfn (CONFIG_HWPOISON_INJECT)",
 			   HWPOISON_DIR);
-	if (!access("/sys/power/pm_test", W_OK))
+	if (!access("/sys/power/pm_test", W_OK) && !access("/sys/power/disk", F_OK))
 		test_hibernation();
 	else
-		print_skip("Hibernation: no /sys/power/pm_test (CONFIG_PM_DEBUG, CONFIG_HIBERNATION)");
+		print_skip("Hibernation: no /sys/power/pm_test or /sys/power/disk (CONFIG_PM_DEBUG, CONFIG_HIBERNATION)");
 	return 0;
 }
